@@ -1,0 +1,40 @@
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .models import ApiKey, User, api_key_digest, api_key_generate
+
+
+def api_key_issue(*, user: User, name: str = "") -> tuple[ApiKey, str]:
+    """Create a new key for `user`; return the stored row and the clear key (shown once)."""
+    key = api_key_generate()
+    api_key = ApiKey.objects.create(
+        user=user, name=name, digest=api_key_digest(key), prefix=key[:8]
+    )
+    return api_key, key
+
+
+def api_key_revoke(*, api_keys) -> int:
+    return api_keys.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def api_key_touch(*, api_key: ApiKey) -> None:
+    """Record that a key was used, at most once per resolution window (reads stay reads)."""
+    now = timezone.now()
+    resolution = settings.API_KEY_LAST_USED_RESOLUTION_SECONDS
+    if api_key.last_used_at and (now - api_key.last_used_at).total_seconds() < resolution:
+        return
+    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+    api_key.last_used_at = now
+
+
+@transaction.atomic
+def account_create(*, username: str, password: str | None = None, email: str = "") -> User:
+    user = User(username=username, email=email)
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.full_clean(exclude=["password"])
+    user.save()
+    return user

@@ -1,0 +1,26 @@
+from django.conf import settings
+
+from askhandle.api.views import JsonResponse
+
+
+class RequestBodyLimitMiddleware:
+    """Answer 413 for a body larger than DATA_UPLOAD_MAX_MEMORY_SIZE before anything reads it.
+
+    Django enforces that limit only when it parses form data itself; DRF's JSON parser reads the
+    raw stream, so without this a JSON body of any size would be read into memory.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return JsonResponse({"detail": "Invalid Content-Length header."}, status=400)
+        if limit is not None and length > limit:
+            return JsonResponse(
+                {"detail": f"Request body too large (limit {limit} bytes)."}, status=413
+            )
+        return self.get_response(request)

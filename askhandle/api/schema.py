@@ -1,0 +1,49 @@
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from rest_framework import serializers
+
+ErrorDetail = inline_serializer("ErrorDetail", {"detail": serializers.CharField()})
+
+ERROR_RESPONSES = {
+    400: OpenApiResponse(
+        inline_serializer(
+            "ValidationError",
+            {
+                "non_field_errors": serializers.ListField(
+                    child=serializers.CharField(), required=False
+                )
+            },
+        ),
+        description='Invalid input: `{"<field>": ["<message>", ...]}`, or `{"detail": ...}` for '
+        "a body that is not valid JSON.",
+    ),
+    401: OpenApiResponse(ErrorDetail, description="Missing or invalid API key."),
+    404: OpenApiResponse(ErrorDetail, description="No such object in this account."),
+    413: OpenApiResponse(ErrorDetail, description="Request body too large."),
+    415: OpenApiResponse(ErrorDetail, description="Body is neither JSON nor form data."),
+    429: OpenApiResponse(ErrorDetail, description="Too many requests; see `Retry-After`."),
+}
+
+
+class ApiAutoSchema(AutoSchema):
+    """Documents the error answers every operation can give, so clients (and the fuzzing tests)
+    see the whole contract, not only the happy path."""
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        method = self.method.upper()
+        codes = []
+        if self.get_auth():
+            codes.append(401)
+        if method in {"POST", "PUT", "PATCH"}:
+            codes += [400, 413, 415]
+        elif self._is_list_view() and method == "GET":
+            codes.append(400)  # bad filters, limit or offset
+        if "{" in self.path:
+            codes.append(404)
+        for code in codes:
+            if str(code) not in responses:
+                responses[str(code)] = self._get_response_for_code(
+                    ERROR_RESPONSES[code], str(code), direction=direction
+                )
+        return responses

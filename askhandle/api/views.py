@@ -1,0 +1,27 @@
+"""JSON answers for what falls outside the routed API: unknown paths and server errors never
+answer an HTML page."""
+
+from functools import partial
+
+from django.http import JsonResponse
+
+# Compact separators, like DRF's renderer, so every error body has the same bytes.
+JsonResponse = partial(JsonResponse, json_dumps_params={"separators": (",", ":")})
+
+
+def not_found(request, *args, **kwargs):
+    return JsonResponse({"detail": "Not found."}, status=404)
+
+
+def server_error(request, *args, **kwargs):
+    return JsonResponse({"detail": "A server error occurred."}, status=500)
+
+
+def bad_request(request, *args, **kwargs):
+    return JsonResponse({"detail": "Bad request."}, status=400)
+
+
+def permission_denied(request, *args, **kwargs):
+    return JsonResponse(
+        {"detail": "You do not have permission to perform this action."}, status=403
+    )

@@ -1,0 +1,35 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from accounts.views import ApiTokenView
+from askhandle.api import views as api_views
+from askhandle.api.routers import OptionalSlashRouter
+from leads.views import LeadViewSet
+from messaging.views import MessageViewSet
+from rooms.views import RoomViewSet
+
+router = OptionalSlashRouter()
+router.register("leads", LeadViewSet, basename="lead")
+router.register("rooms", RoomViewSet, basename="room")
+router.register("messages", MessageViewSet, basename="message")
+
+api_v1 = [
+    re_path(r"^auth/api-token/?$", ApiTokenView.as_view(), name="api-token"),
+    re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("", include(router.urls)),
+    # Anything else under the API is a JSON 404, whatever DEBUG says.
+    re_path(r"", api_views.not_found),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    re_path(r"^api/", api_views.not_found),
+]
+
+handler400 = api_views.bad_request
+handler403 = api_views.permission_denied
+handler404 = api_views.not_found
+handler500 = api_views.server_error

@@ -1,0 +1,82 @@
+import uuid
+
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.plumbing import build_basic_type, build_object_type
+from drf_spectacular.types import OpenApiTypes
+from rest_framework import serializers
+
+from askhandle.api.serializers import ModelSerializer
+from rooms.models import Room
+
+from .models import Message
+
+
+class RoomReferenceField(serializers.Field):
+    """The message's room: `{"uuid": ...}` or a bare uuid on input, looked up in the requesting
+    account only; `{"uuid", "label"}` on output.
+
+    A room of another account is answered exactly like a missing one.
+    """
+
+    default_error_messages = {
+        "required": "This field is required.",
+        "invalid": 'Expected a room object {"uuid": "<room uuid>"} or a room uuid string.',
+        "invalid_uuid": "Must be a valid UUID.",
+        "does_not_exist": 'Invalid room "{value}" - object does not exist.',
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            data = data.get("uuid")
+        if not isinstance(data, str):
+            self.fail("invalid")
+        try:
+            room_uuid = uuid.UUID(data)
+        except ValueError:
+            self.fail("invalid_uuid")
+        room = Room.objects.filter(account=self.context["request"].user, uuid=room_uuid).first()
+        if room is None:
+            self.fail("does_not_exist", value=room_uuid)
+        return room
+
+    def to_representation(self, room):
+        return {"uuid": str(room.uuid), "label": room.label}
+
+
+class RoomReferenceFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = RoomReferenceField
+
+    def map_serializer_field(self, auto_schema, direction):
+        uuid_schema = build_basic_type(OpenApiTypes.UUID)
+        if direction == "response":
+            return build_object_type(
+                properties={"uuid": uuid_schema, "label": build_basic_type(OpenApiTypes.STR)},
+                required=["uuid", "label"],
+            )
+        return {
+            "oneOf": [
+                build_object_type(properties={"uuid": uuid_schema}, required=["uuid"]),
+                uuid_schema,
+            ],
+            "description": 'The room, as {"uuid": ...} or its uuid.',
+        }
+
+
+class MessageSerializer(ModelSerializer):
+    room = RoomReferenceField()
+
+    class Meta:
+        model = Message
+        fields = [
+            "uuid",
+            "room",
+            "body",
+            "nickname",
+            "email",
+            "phone_number",
+            "is_support_sender",
+            "sent_at",
+            "support_answer",
+            "terminated",
+        ]
+        read_only_fields = ["uuid", "sent_at", "support_answer", "terminated"]

@@ -1,0 +1,34 @@
+from django.contrib import admin
+
+from messaging.models import Message
+
+from .models import Room
+
+
+class MessageInline(admin.TabularInline):
+    model = Message
+    fields = ["sent_at", "is_support_sender", "nickname", "body", "support_answer", "terminated"]
+    readonly_fields = ["sent_at"]
+    ordering = ["sent_at", "id"]
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Room)
+class RoomAdmin(admin.ModelAdmin):
+    list_display = ["label", "name", "account", "rating", "is_bot_use", "created_at"]
+    list_filter = ["is_bot_use", "rating", "created_at"]
+    search_fields = ["label", "name", "uuid"]
+    date_hierarchy = "created_at"
+    list_select_related = ["account"]
+    readonly_fields = ["uuid", "created_at"]
+    autocomplete_fields = ["account"]
+    inlines = [MessageInline]
+
+    def save_formset(self, request, form, formset, change):
+        # A message added inline belongs to the room's account.
+        for message in formset.save(commit=False):
+            message.account_id = form.instance.account_id
+            message.save()
+        for message in formset.deleted_objects:
+            message.delete()
