@@ -19,7 +19,8 @@ class DateOrDateTimeField(forms.Field):
         if not value:
             return None
         try:
-            parsed = parse_datetime(value) or parse_date(value)
+            # A date first: datetime parsing would also take "2024-02-01" (as midnight).
+            parsed = parse_date(value) or parse_datetime(value)
             if isinstance(parsed, dt.datetime):
                 # Normalise to UTC here so that an out-of-range offset fails as bad input.
                 parsed = (

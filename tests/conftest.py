@@ -1,0 +1,53 @@
+from dataclasses import dataclass
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from accounts.models import User
+from accounts.services import account_create, api_key_issue
+
+
+@dataclass
+class Account:
+    user: User
+    key: str
+    client: APIClient
+    password: str
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # Throttle counters live in the cache; every test starts with none.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def anon():
+    return APIClient()
+
+
+@pytest.fixture
+def make_account(db):
+    def make(username: str) -> Account:
+        password = f"pw-{username}-secret"
+        user = account_create(username=username, password=password)
+        _, key = api_key_issue(user=user)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        return Account(user=user, key=key, client=client, password=password)
+
+    return make
+
+
+@pytest.fixture
+def alice(make_account) -> Account:
+    return make_account("alice")
+
+
+@pytest.fixture
+def bob(make_account) -> Account:
+    """The other account: nothing of bob's may ever be visible to alice, and the reverse."""
+    return make_account("bob")

@@ -1,0 +1,30 @@
+import factory
+
+from leads.models import Lead
+from messaging.models import Message
+from rooms.models import Room
+
+
+class LeadFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Lead
+
+    nickname = factory.Sequence(lambda n: f"Visitor {n}")
+    email = factory.Sequence(lambda n: f"visitor{n}@example.com")
+
+
+class RoomFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Room
+
+    label = factory.Sequence(lambda n: f"room-{n}")
+    name = factory.Sequence(lambda n: f"Room {n}")
+
+
+class MessageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Message
+
+    room = factory.SubFactory(RoomFactory, account=factory.SelfAttribute("..account"))
+    body = factory.Sequence(lambda n: f"Message {n}")
+    nickname = "Mary"
