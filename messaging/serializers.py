@@ -20,7 +20,8 @@ class RoomReferenceField(serializers.Field):
 
     default_error_messages = {
         "required": "This field is required.",
-        "invalid": 'Expected a room object {"uuid": "<room uuid>"} or a room uuid string.',
+        # Braces doubled: DRF formats error messages with str.format.
+        "invalid": 'Expected a room object {{"uuid": "<room uuid>"}} or a room uuid string.',
         "invalid_uuid": "Must be a valid UUID.",
         "does_not_exist": 'Invalid room "{value}" - object does not exist.',
     }

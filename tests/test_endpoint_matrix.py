@@ -2,8 +2,9 @@
 its rows never listed), both slash forms, and the basic verbs."""
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -100,7 +101,9 @@ def test_detail_needs_a_key(resource, alice, anon):
         response = getattr(anon, method)(resource.detail_url(obj), {}, format="json")
         assert (response.status_code, response.json()) == (401, NO_CREDENTIALS), method
     for method in methods:
-        response = getattr(bad_key_client(anon), method)(resource.detail_url(obj), {}, format="json")
+        response = getattr(bad_key_client(anon), method)(
+            resource.detail_url(obj), {}, format="json"
+        )
         assert (response.status_code, response.json()) == (401, INVALID_TOKEN), method
     assert resource.model.objects.filter(pk=obj.pk).exists()
 

@@ -39,7 +39,11 @@ def test_create_with_every_field(alice):
     assert list(body) == FIELDS
     assert {k: body[k] for k in FULL} == FULL
     lead = Lead.objects.get(uuid=body["uuid"])
-    assert (lead.account, lead.email, lead.referrer) == (alice.user, FULL["email"], FULL["referrer"])
+    assert (lead.account, lead.email, lead.referrer) == (
+        alice.user,
+        FULL["email"],
+        FULL["referrer"],
+    )
 
 
 def test_create_with_an_empty_object(alice):

@@ -1,0 +1,26 @@
+# The AskHandle API server: gunicorn on port 8000. Configure with environment variables (README,
+# "Configuration"); SECRET_KEY is required at run time.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+COPY . .
+
+# The static files (the admin's) are collected at build time and served by WhiteNoise; the secret
+# key given here only lets the settings load and is not kept in the image.
+RUN pip install . \
+    && SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
+    && useradd --system --no-create-home --shell /usr/sbin/nologin app \
+    && mkdir /data \
+    && chown app:app /data
+
+# Where SQLite lives when DATABASE_URL is unset: the one directory the app user can write.
+ENV SQLITE_PATH=/data/db.sqlite3
+
+USER app
+EXPOSE 8000
+CMD ["gunicorn", "askhandle.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3"]

@@ -1,0 +1,61 @@
+"""Queries per request are constant: they do not grow with the page size or nested rows."""
+
+import pytest
+
+from .factories import LeadFactory, MessageFactory, RoomFactory
+
+# Key lookup (with its account) + count + page (+ the nested messages of the page's rooms).
+LIST_QUERIES = {"leads": 3, "messages": 3, "rooms": 4}
+
+
+def populate(user, rooms):
+    for _ in range(rooms):
+        room = RoomFactory(account=user)
+        LeadFactory(account=user)
+        MessageFactory.create_batch(3, account=user, room=room)
+
+
+@pytest.mark.parametrize("resource", sorted(LIST_QUERIES))
+@pytest.mark.parametrize("rooms", [1, 12])
+@pytest.mark.parametrize("limit", [5, 50])
+def test_list_queries_are_constant(resource, rooms, limit, alice, bob, django_assert_num_queries):
+    populate(alice.user, rooms)
+    populate(bob.user, 2)
+    url = f"/api/v1/{resource}/?limit={limit}"
+    alice.client.get(url)  # the first use of a key also records its last-used time
+
+    with django_assert_num_queries(LIST_QUERIES[resource]):
+        response = alice.client.get(url)
+
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == min(limit, response.json()["count"])
+
+
+def test_filtered_lists_are_constant(alice, django_assert_num_queries):
+    populate(alice.user, 5)
+    room = alice.user.rooms.first()
+    alice.client.get("/api/v1/leads/")
+    for url in [
+        f"/api/v1/messages/?room={room.uuid}&start_date=2000-01-01",
+        "/api/v1/leads/?start_date=2000-01-01&end_date=2999-01-01&limit=2",
+        "/api/v1/rooms/?end_date=2999-01-01",
+    ]:
+        expected = 4 if url.startswith("/api/v1/rooms/") else 3
+        with django_assert_num_queries(expected):
+            assert alice.client.get(url).status_code == 200
+
+
+def test_detail_queries(alice, django_assert_num_queries):
+    populate(alice.user, 1)
+    room = alice.user.rooms.get()
+    message = room.messages.first()
+    lead = alice.user.leads.get()
+    alice.client.get("/api/v1/leads/")
+    cases = [
+        (f"/api/v1/leads/{lead.uuid}/", 2),
+        (f"/api/v1/messages/{message.uuid}/", 2),
+        (f"/api/v1/rooms/{room.label}/", 3),
+    ]
+    for url, expected in cases:
+        with django_assert_num_queries(expected):
+            assert alice.client.get(url).status_code == 200
