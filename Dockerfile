@@ -14,11 +14,12 @@ COPY . .
 # key given here only lets the settings load and is not kept in the image.
 RUN pip install . \
     && SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
-    && useradd --system --no-create-home --shell /usr/sbin/nologin app \
+    && useradd --system --create-home --shell /usr/sbin/nologin app \
     && mkdir /data \
     && chown app:app /data
 
-# Where SQLite lives when DATABASE_URL is unset: the one directory the app user can write.
+# Where SQLite lives when DATABASE_URL is unset (a directory the app user can write; mount a
+# volume there to keep it).
 ENV SQLITE_PATH=/data/db.sqlite3
 
 USER app

@@ -17,6 +17,12 @@ class Account:
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Production stretches passwords on purpose; tests create two accounts each.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     # Throttle counters live in the cache; every test starts with none.
     cache.clear()
