@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
 
 from askhandle.api.constants import UUID_PATH_REGEX
@@ -7,9 +8,15 @@ from .models import Lead
 from .serializers import LeadSerializer
 
 
+@extend_schema_view(
+    list=extend_schema(description="All your leads, newest first."),
+    create=extend_schema(description="Create a lead. Every field is optional: `{}` is valid."),
+    retrieve=extend_schema(description="One of your leads."),
+    update=extend_schema(description="Update a lead (fields left out keep their values)."),
+    partial_update=extend_schema(description="Update some fields of a lead."),
+    destroy=extend_schema(description="Delete a lead."),
+)
 class LeadViewSet(viewsets.ModelViewSet):
-    """All your leads, newest first."""
-
     serializer_class = LeadSerializer
     filterset_class = LeadFilter
     lookup_field = "uuid"

@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 
 from askhandle.api.constants import UUID_PATH_REGEX
@@ -8,14 +9,22 @@ from .serializers import MessageSerializer
 from .services import message_create
 
 
+@extend_schema_view(
+    list=extend_schema(description="All your messages, newest first."),
+    create=extend_schema(
+        description='Post a message in one of your rooms, named by `room` as `{"uuid": ...}` '
+        "or a bare uuid."
+    ),
+    retrieve=extend_schema(
+        description="One of your messages; poll it for `support_answer` (null until answered)."
+    ),
+)
 class MessageViewSet(
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
     mixins.ListModelMixin,
     viewsets.GenericViewSet,
 ):
-    """All your messages, newest first."""
-
     serializer_class = MessageSerializer
     filterset_class = MessageFilter
     lookup_field = "uuid"

@@ -1,4 +1,5 @@
 from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
 
 from askhandle.api.constants import LABEL_PATH_REGEX
@@ -10,12 +11,20 @@ from .serializers import RoomSerializer
 from .services import room_create, room_update
 
 
+@extend_schema_view(
+    list=extend_schema(
+        description="All your rooms, newest first, each with its messages oldest first."
+    ),
+    create=extend_schema(
+        description="Create a room. Every field is optional: a POST with no body at all creates "
+        "a room with a generated `label`."
+    ),
+    retrieve=extend_schema(description="One of your rooms, by label, with its messages."),
+    update=extend_schema(description="Update a room (fields left out keep their values)."),
+    partial_update=extend_schema(description="Update some fields of a room."),
+    destroy=extend_schema(description="Delete a room and its messages."),
+)
 class RoomViewSet(viewsets.ModelViewSet):
-    """All your rooms, newest first, each with its messages oldest first.
-
-    `POST` with no body at all creates a room with a generated label.
-    """
-
     serializer_class = RoomSerializer
     filterset_class = RoomFilter
     lookup_field = "label"

@@ -3,7 +3,6 @@ import datetime as dt
 import django_filters
 from django import forms
 from django.utils.dateparse import parse_date, parse_datetime
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 
@@ -35,7 +34,14 @@ class DateOrDateTimeField(forms.Field):
         return parsed
 
 
-@extend_schema_field(OpenApiTypes.STR)
+@extend_schema_field(
+    {
+        "type": "string",
+        "description": "Inclusive. A date, YYYY-MM-DD (the whole UTC day), or an ISO 8601 "
+        "datetime (without an offset: UTC).",
+        "example": "2024-02-01",
+    }
+)
 class DateBoundFilter(django_filters.Filter):
     """One inclusive end of a date range on a datetime column.
 
@@ -45,15 +51,10 @@ class DateBoundFilter(django_filters.Filter):
 
     field_class = DateOrDateTimeField
 
-    def __init__(self, *, bound: str, field_name: str, **kwargs):
+    def __init__(self, *, bound: str, **kwargs):
         assert bound in {"start", "end"}
         self.bound = bound
-        kwargs.setdefault(
-            "help_text",
-            f"{'From' if bound == 'start' else 'Until'} this date, inclusive, on `{field_name}`: "
-            "YYYY-MM-DD (a UTC day) or an ISO 8601 datetime.",
-        )
-        super().__init__(field_name=field_name, **kwargs)
+        super().__init__(**kwargs)
 
     def filter(self, qs, value):
         if value is None:

@@ -37,3 +37,14 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
 
     def get_offset(self, request):
         return self._param(request, self.offset_query_param, minimum=0) or 0
+
+    def get_schema_operation_parameters(self, view):
+        limit, offset = super().get_schema_operation_parameters(view)
+        limit["description"] = (
+            f"Results per page: {self.default_limit} by default, at most {self.max_limit} "
+            "(larger values are clamped)."
+        )
+        limit["schema"] |= {"minimum": 1}
+        offset["description"] = "How many results to skip."
+        offset["schema"] |= {"minimum": 0}
+        return [limit, offset]

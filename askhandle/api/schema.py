@@ -1,4 +1,5 @@
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
@@ -6,16 +7,9 @@ ErrorDetail = inline_serializer("ErrorDetail", {"detail": serializers.CharField(
 
 ERROR_RESPONSES = {
     400: OpenApiResponse(
-        inline_serializer(
-            "ValidationError",
-            {
-                "non_field_errors": serializers.ListField(
-                    child=serializers.CharField(), required=False
-                )
-            },
-        ),
-        description='Invalid input: `{"<field>": ["<message>", ...]}`, or `{"detail": ...}` for '
-        "a body that is not valid JSON.",
+        OpenApiTypes.OBJECT,
+        description='Invalid input: `{"<field or parameter>": ["<message>", ...]}`, '
+        '`{"non_field_errors": [...]}`, or `{"detail": "..."}` for a body that is not valid JSON.',
     ),
     401: OpenApiResponse(ErrorDetail, description="Missing or invalid API key."),
     404: OpenApiResponse(ErrorDetail, description="No such object in this account."),
@@ -47,3 +41,13 @@ class ApiAutoSchema(AutoSchema):
                     ERROR_RESPONSES[code], str(code), direction=direction
                 )
         return responses
+
+
+def unslash_api_token(result, generator, request, public):
+    """The reference documents `auth/api-token` without a trailing slash (both are served)."""
+    paths = result["paths"]
+    result["paths"] = {
+        (path.rstrip("/") if path.endswith("/auth/api-token/") else path): item
+        for path, item in paths.items()
+    }
+    return result
