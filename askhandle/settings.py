@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "accounts",
     "rooms",
     "messaging",
@@ -127,8 +128,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Throttle counters live in the cache: Redis when REDIS_URL is set (shared by every worker and
-# host), a per-process memory cache otherwise.
+# Throttle counters live in the cache, shared by every worker and host: Redis when REDIS_URL is set,
+# the database otherwise (its table is made by `manage.py createcachetable`).
 if os.environ.get("REDIS_URL"):
     CACHES = {
         "default": {
@@ -137,7 +138,12 @@ if os.environ.get("REDIS_URL"):
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "askhandle_cache",
+        }
+    }
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -180,7 +186,8 @@ REST_FRAMEWORK = {
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
     "UNAUTHENTICATED_USER": None,
     # The number of proxies in front of the server, so throttling sees the real client address.
-    "NUM_PROXIES": env_int("NUM_PROXIES", 0) or None,
+    # 0 (the default) trusts no X-Forwarded-For header: it would let any client pick its address.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
 }
 
 API_MAX_PAGE_SIZE = 1000
@@ -196,6 +203,9 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The docs page's scripts are served by this server (no CDN: works on closed networks).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [

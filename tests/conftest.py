@@ -23,8 +23,9 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache():
-    # Throttle counters live in the cache; every test starts with none.
+def _fresh_cache(db):
+    # Throttle counters live in the cache (the database one by default); every test starts with
+    # none.
     cache.clear()
     yield
     cache.clear()

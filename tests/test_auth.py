@@ -90,6 +90,15 @@ def test_api_token_is_throttled_per_client_address(alice, anon):
     assert int(response["Retry-After"]) > 0
     assert response.json()["detail"].startswith("Request was throttled.")
 
+    # A forged X-Forwarded-For does not make a new client (no proxy is trusted by default).
+    response = anon.post(
+        TOKEN_URLS[0],
+        {"username": "alice", "password": alice.password},
+        format="json",
+        HTTP_X_FORWARDED_FOR="203.0.113.9",
+    )
+    assert response.status_code == 429
+
     # Another address is not affected.
     other = anon.post(
         TOKEN_URLS[0],

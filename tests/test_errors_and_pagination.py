@@ -56,6 +56,27 @@ def test_unknown_api_paths_are_json_404s(path, alice):
     assert response.json() == {"detail": "Not found."}
 
 
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_unknown_paths_answer_json_404_to_every_method(method, alice):
+    # Not the CSRF failure page: unknown API paths are exempt like the API itself.
+    client = Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Token {alice.key}")
+    for path in ["/api/v1/webhooks/", "/api/v1/leads/not-a-uuid/", "/api/v2/x"]:
+        response = getattr(client, method)(path, "{}", content_type="application/json")
+        assert response.status_code == 404, path
+        assert response.json() == {"detail": "Not found."}
+
+
+def test_chunked_bodies_are_refused_not_dropped(alice):
+    response = alice.client.post(
+        "/api/v1/leads/", {"nickname": "x"}, format="json", HTTP_TRANSFER_ENCODING="chunked"
+    )
+    assert (response.status_code, response.json()) == (
+        411,
+        {"detail": "A request body needs a Content-Length header (no chunked encoding)."},
+    )
+    assert Lead.objects.count() == 0
+
+
 def test_unknown_site_paths_are_json_404s_too(alice):
     response = Client().get("/no/such/page")
     assert response.status_code == 404

@@ -52,6 +52,9 @@ def test_docs_page(anon):
     response = anon.get("/api/v1/docs/")
     assert response.status_code == 200
     assert b"swagger-ui" in response.content
+    # Served by this server, not a CDN: the page works on a closed network.
+    assert b"cdn.jsdelivr.net" not in response.content
+    assert b"/static/drf_spectacular_sidecar/swagger-ui-dist/" in response.content
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ from askhandle.api.views import JsonResponse
 
 
 class RequestBodyLimitMiddleware:
-    """Answer 413 for a body larger than DATA_UPLOAD_MAX_MEMORY_SIZE before anything reads it.
+    """Answer 413 for a body larger than DATA_UPLOAD_MAX_MEMORY_SIZE before anything reads it, and
+    411 for a chunked body.
 
     Django enforces that limit only when it parses form data itself; DRF's JSON parser reads the
     raw stream, so without this a JSON body of any size would be read into memory.
@@ -14,6 +15,13 @@ class RequestBodyLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+            # The WSGI handler would read a body of unknown length as empty: refuse it instead
+            # of acting on a request whose content was dropped.
+            return JsonResponse(
+                {"detail": "A request body needs a Content-Length header (no chunked encoding)."},
+                status=411,
+            )
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)

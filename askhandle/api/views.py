@@ -4,11 +4,14 @@ answer an HTML page."""
 from functools import partial
 
 from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 
 # Compact separators, like DRF's renderer, so every error body has the same bytes.
 JsonResponse = partial(JsonResponse, json_dumps_params={"separators": (",", ":")})
 
 
+# Exempt: a POST to an unknown API path must get this 404, not the CSRF failure page.
+@csrf_exempt
 def not_found(request, *args, **kwargs):
     return JsonResponse({"detail": "Not found."}, status=404)
 
