@@ -1,0 +1,87 @@
+"""Run the README's curl examples, as written, against `./dev serve` on a scratch database.
+
+Every ```bash block of the "Try the API with curl" section runs in order in one bash session; the
+only change is the port (a free one instead of 8000). Each curl's status is recorded: all must be
+2xx except the last three, which the README says answer 404, 401 and 400.
+"""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPECTED_TAIL = ["404", "401", "400"]
+
+
+def curl_blocks() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Try the API with curl", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```bash\n(.*?)```", section, flags=re.S)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> int:
+    blocks = curl_blocks()
+    assert len(blocks) >= 10, f"expected the README's curl examples, found {len(blocks)} blocks"
+    port = free_port()
+    scratch = Path(tempfile.mkdtemp())
+    env = os.environ | {
+        "BIND": f"127.0.0.1:{port}",
+        "SQLITE_PATH": str(scratch / "readme.sqlite3"),
+        "WEB_CONCURRENCY": "2",
+    }
+    env.pop("DATABASE_URL", None)
+    server = subprocess.Popen(
+        [str(ROOT / "dev"), "serve"], env=env, start_new_session=True,
+        stdout=open(scratch / "server.log", "w"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/schema/", timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None:
+                    raise SystemExit("./dev serve exited:\n" + (scratch / "server.log").read_text())
+                time.sleep(0.5)
+        codes = scratch / "codes"
+        script = "\n".join(
+            [
+                "set -euo pipefail",
+                # Record every curl's status; print the body as curl would.
+                "curl() { local out; out=$(command curl -sS -w '\\n%{http_code}' \"$@\");"
+                f" printf '%s\\n' \"${{out%$'\\n'*}}\"; echo \"${{out##*$'\\n'}}\" >> {codes}; }}",
+                *(block.replace("127.0.0.1:8000", f"127.0.0.1:{port}") for block in blocks),
+            ]
+        )
+        run = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120)
+        print(run.stdout[-3000:], run.stderr[-3000:], sep="\n")
+        statuses = codes.read_text().split() if codes.exists() else []
+        print("statuses:", " ".join(statuses))
+        ok = (
+            run.returncode == 0
+            and len(statuses) > len(EXPECTED_TAIL)
+            and statuses[-3:] == EXPECTED_TAIL
+            and all(s.startswith("2") for s in statuses[:-3])
+        )
+        print("README curl examples:", "OK" if ok else "FAILED")
+        return 0 if ok else 1
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
