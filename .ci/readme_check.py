@@ -43,10 +43,12 @@ def main() -> int:
         "WEB_CONCURRENCY": "2",
     }
     env.pop("DATABASE_URL", None)
-    server = subprocess.Popen(
-        [str(ROOT / "dev"), "serve"], env=env, start_new_session=True,
-        stdout=open(scratch / "server.log", "w"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    log = scratch / "server.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [str(ROOT / "dev"), "serve"], env=env, start_new_session=True, stdout=out,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
     try:
         for _ in range(120):
             try:
@@ -54,7 +56,7 @@ def main() -> int:
                 break
             except OSError:
                 if server.poll() is not None:
-                    raise SystemExit("./dev serve exited:\n" + (scratch / "server.log").read_text())
+                    raise SystemExit("./dev serve exited:\n" + log.read_text()) from None
                 time.sleep(0.5)
         codes = scratch / "codes"
         script = "\n".join(
