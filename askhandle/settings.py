@@ -157,6 +157,12 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+# Behind trusted proxies (NUM_PROXIES below), take the scheme and host they report, so the links
+# in paginated answers point where the client called.
+if env_int("NUM_PROXIES", 0):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
+
 # Request bodies above this answer 413 (JSON, before anything is parsed or written).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BODY_BYTES", 1024 * 1024)
 

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from messaging.admin import MessageAdminForm
 from messaging.models import Message
 
 from .models import Room
@@ -7,6 +8,7 @@ from .models import Room
 
 class MessageInline(admin.TabularInline):
     model = Message
+    form = MessageAdminForm
     fields = ["sent_at", "is_support_sender", "nickname", "body", "support_answer", "terminated"]
     readonly_fields = ["sent_at"]
     ordering = ["sent_at", "id"]
@@ -24,6 +26,10 @@ class RoomAdmin(admin.ModelAdmin):
     readonly_fields = ["uuid", "created_at"]
     autocomplete_fields = ["account"]
     inlines = [MessageInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Moving a room to another account would strand its messages in the old one.
+        return [*self.readonly_fields, "account"] if obj else self.readonly_fields
 
     def save_formset(self, request, form, formset, change):
         # A message added inline belongs to the room's account.

@@ -125,3 +125,37 @@ def test_create_account_command_prints_a_working_key(db):
 
     with pytest.raises(CommandError, match="exists"):
         call_command("create_account", "carol", stdout=io.StringIO())
+
+
+def test_admin_message_takes_its_rooms_account(admin_client, alice, bob):
+    room = RoomFactory(account=bob.user)
+    response = admin_client.post(
+        "/admin/messaging/message/add/",
+        {"room": room.pk, "body": "Added by an admin", "nickname": "", "email": ""}
+        | {"phone_number": "", "support_answer": ""},
+        follow=True,
+    )
+    assert response.status_code == 200
+    message = room.messages.get()
+    assert message.account == bob.user
+    assert message.support_answer is None  # an empty admin field is "no answer", not ""
+
+
+def test_admin_inline_messages_take_the_rooms_account(admin_client, bob):
+    room = RoomFactory(account=bob.user)
+    data = {
+        "label": room.label, "name": room.name, "greeting_message": "", "is_bot_use": "on",
+        "messages-TOTAL_FORMS": "1", "messages-INITIAL_FORMS": "0",
+        "messages-MIN_NUM_FORMS": "0", "messages-MAX_NUM_FORMS": "1000",
+        "messages-0-body": "Inline reply", "messages-0-is_support_sender": "on",
+        "messages-0-nickname": "", "messages-0-support_answer": "",
+    }  # fmt: skip
+    response = admin_client.post(f"/admin/rooms/room/{room.pk}/change/", data)
+    assert response.status_code == 302, response.content[:2000]
+    message = room.messages.get()
+    assert (message.account, message.body, message.is_support_sender) == (
+        bob.user,
+        "Inline reply",
+        True,
+    )
+    assert message.support_answer is None
