@@ -83,6 +83,27 @@ def test_unknown_site_paths_are_json_404s_too(alice):
     assert response.json() == {"detail": "Not found."}
 
 
+def test_server_errors_are_json_without_details(alice, monkeypatch):
+    def explode(self):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr("leads.views.LeadViewSet.get_queryset", explode)
+    alice.client.raise_request_exception = False
+
+    response = alice.client.get("/api/v1/leads/")
+
+    assert (response.status_code, response.json()) == (
+        500,
+        {"detail": "A server error occurred."},
+    )
+    assert b"secret internals" not in response.content
+
+
+def test_unknown_host_is_a_json_400(alice):
+    response = alice.client.get("/api/v1/leads/", HTTP_HOST="evil.example.com")
+    assert (response.status_code, response.json()) == (400, {"detail": "Bad request."})
+
+
 def test_method_not_allowed_is_json(alice):
     response = alice.client.delete("/api/v1/leads/")
     assert (response.status_code, response.json()) == (

@@ -13,6 +13,7 @@ ERROR_RESPONSES = {
     ),
     401: OpenApiResponse(ErrorDetail, description="Missing or invalid API key."),
     404: OpenApiResponse(ErrorDetail, description="No such object in this account."),
+    411: OpenApiResponse(ErrorDetail, description="A chunked body (send Content-Length)."),
     413: OpenApiResponse(ErrorDetail, description="Request body too large."),
     415: OpenApiResponse(ErrorDetail, description="Body is neither JSON nor form data."),
     429: OpenApiResponse(ErrorDetail, description="Too many requests; see `Retry-After`."),
@@ -30,7 +31,7 @@ class ApiAutoSchema(AutoSchema):
         if self.get_auth():
             codes.append(401)
         if method in {"POST", "PUT", "PATCH"}:
-            codes += [400, 413, 415]
+            codes += [400, 411, 413, 415]
         elif self._is_list_view() and method == "GET":
             codes.append(400)  # bad filters, limit or offset
         if "{" in self.path:
