@@ -24,6 +24,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("healthz", api_views.health, name="health"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     re_path(r"^api/", api_views.not_found),

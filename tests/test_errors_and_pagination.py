@@ -4,6 +4,7 @@ import datetime as dt
 import re
 
 import pytest
+from django.db import OperationalError
 from django.test import Client
 
 from leads.models import Lead
@@ -188,3 +189,20 @@ def test_huge_offset_is_an_empty_page(alice, leads):
 def test_bad_limit_or_offset_answers_400(url, query, errors, alice):
     response = alice.client.get(f"{url}?{query}")
     assert (response.status_code, response.json()) == (400, errors)
+
+
+def test_health_check(anon, monkeypatch):
+    response = anon.get("/healthz")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+    assert anon.post("/healthz").status_code == 405
+
+    def unreachable(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("askhandle.api.views.connection.cursor", unreachable)
+        response = anon.get("/healthz")
+    assert (response.status_code, response.json()) == (
+        503,
+        {"status": "unavailable", "database": "unreachable"},
+    )

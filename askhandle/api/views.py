@@ -3,8 +3,10 @@ answer an HTML page."""
 
 from functools import partial
 
+from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
 
 # Compact separators, like DRF's renderer, so every error body has the same bytes.
 JsonResponse = partial(JsonResponse, json_dumps_params={"separators": (",", ":")})
@@ -14,6 +16,17 @@ JsonResponse = partial(JsonResponse, json_dumps_params={"separators": (",", ":")
 @csrf_exempt
 def not_found(request, *args, **kwargs):
     return JsonResponse({"detail": "Not found."}, status=404)
+
+
+@require_safe
+def health(request):
+    """For load balancers and compose: 200 when the server can reach its database."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
+    return JsonResponse({"status": "ok"})
 
 
 def server_error(request, *args, **kwargs):
