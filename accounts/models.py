@@ -10,8 +10,7 @@ from django.utils import timezone
 class User(AbstractUser):
     """An account: every lead, room and message belongs to exactly one."""
 
-    class Meta(AbstractUser.Meta):
-        swappable = "AUTH_USER_MODEL"
+    class Meta:
         verbose_name = "account"
         verbose_name_plural = "accounts"
 
