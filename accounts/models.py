@@ -54,7 +54,3 @@ class ApiKey(models.Model):
 
     def __str__(self):
         return f"{self.prefix}… ({self.user})"
-
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None
