@@ -56,6 +56,10 @@ INSTALLED_APPS = [
     "rooms",
     "messaging",
     "leads",
+    "django_tasks",
+    "django_tasks_db",
+    "knowledge",
+    "bot",
 ]
 
 MIDDLEWARE = [
@@ -222,6 +226,25 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
 }
+
+# Background work (the bot's answers that miss the inline budget) goes through Django's Tasks API,
+# stored in the database and run by `manage.py db_worker` (started by `./dev serve`).
+TASKS = {
+    "default": {
+        "BACKEND": os.environ.get("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default"],
+    }
+}
+
+# The bot (docs/bot.md). The built-in answerer needs nothing; BOT_LLM_URL turns the LLM one on.
+BOT_ANSWER_BUDGET_SECONDS = float(os.environ.get("BOT_ANSWER_BUDGET_SECONDS", "3"))
+BOT_CONFIDENCE_THRESHOLD = float(os.environ.get("BOT_CONFIDENCE_THRESHOLD", "0.5"))
+BOT_CONTEXT_MESSAGES = env_int("BOT_CONTEXT_MESSAGES", 6)
+BOT_LLM_URL = os.environ.get("BOT_LLM_URL", "")
+BOT_LLM_MODEL = os.environ.get("BOT_LLM_MODEL", "")
+BOT_LLM_API_KEY = os.environ.get("BOT_LLM_API_KEY", "")
+BOT_LLM_TIMEOUT_SECONDS = float(os.environ.get("BOT_LLM_TIMEOUT_SECONDS", "20"))
+BOT_LLM_ENTRIES = env_int("BOT_LLM_ENTRIES", 5)
 
 LOGGING = {
     "version": 1,

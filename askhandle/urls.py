@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts.views import ApiTokenView
 from askhandle.api import views as api_views
 from askhandle.api.routers import OptionalSlashRouter
+from knowledge.views import KnowledgeEntryViewSet
 from leads.views import LeadViewSet
 from messaging.views import MessageViewSet
 from rooms.views import RoomViewSet
@@ -13,6 +14,7 @@ router = OptionalSlashRouter()
 router.register("leads", LeadViewSet, basename="lead")
 router.register("rooms", RoomViewSet, basename="room")
 router.register("messages", MessageViewSet, basename="message")
+router.register("knowledge", KnowledgeEntryViewSet, basename="knowledge")
 
 api_v1 = [
     re_path(r"^auth/api-token/?$", ApiTokenView.as_view(), name="api-token"),

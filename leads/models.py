@@ -20,9 +20,15 @@ class Lead(models.Model):
     # A URL, stored as given (clients send whatever the browser reported).
     referrer = models.CharField(max_length=2048, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # For a lead recorded from chat: "email:<email>" or "phone:<number>", unique in the account,
+    # so that concurrent messages of one visitor make one lead (see leads.services).
+    chat_key = models.CharField(max_length=300, null=True, blank=True, editable=False)  # noqa: DJ001
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "chat_key"], name="lead_chat_key_unique"),
+        ]
         indexes = [
             models.Index(fields=["account", "-created_at", "-id"], name="lead_account_created"),
         ]

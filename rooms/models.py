@@ -24,6 +24,10 @@ class Room(models.Model):
     is_confirmed_form = models.BooleanField(default=False)
     is_scheduling_only = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # The visitor's lead, once a message in the room carried an email or phone number.
+    lead = models.ForeignKey(
+        "leads.Lead", on_delete=models.SET_NULL, null=True, blank=True, related_name="rooms"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

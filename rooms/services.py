@@ -4,6 +4,7 @@ from django.db import IntegrityError, transaction
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
+from bot.services import account_greeting
 
 from .models import Room
 
@@ -16,11 +17,14 @@ def room_label_generate() -> str:
 
 
 def room_create(*, account: User, label: str | None = None, **fields) -> Room:
-    """Create a room; with no label, generate one that is free in the account.
+    """Create a room; with no label, generate one that is free in the account. Without a
+    greeting, the room takes the account's (see bot.models.BotSettings).
 
     The uniqueness of a label is finally decided by the database constraint, so two concurrent
     creates with the same label get one 201 and one 400, never a 500.
     """
+    if "greeting_message" not in fields:
+        fields["greeting_message"] = account_greeting(account)
     for _ in range(LABEL_ATTEMPTS if label is None else 1):
         room = Room(account=account, label=label or room_label_generate(), **fields)
         try:

@@ -1,0 +1,101 @@
+"""The bot's two answerers: built-in (knowledge search) and LLM (optional, by settings)."""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from knowledge.search import Match, knowledge_search
+from messaging.models import Message
+
+from .llm import llm_chat
+from .models import DEFAULT_HANDOFF_MESSAGE, BotSettings, HandOff
+
+# The model is told to answer with exactly this when the knowledge does not answer the visitor.
+LLM_HANDOFF = "HANDOFF"
+# Previous visitor messages read as the context of a short follow-up.
+CONTEXT_VISITOR_MESSAGES = 2
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    handoff: bool = False
+    reason: str = ""
+    entry_id: int | None = None
+    confidence: float = 0.0
+
+
+def handoff_message(account_id: int) -> str:
+    text = (
+        BotSettings.objects.filter(account_id=account_id)
+        .values_list("handoff_message", flat=True)
+        .first()
+    )
+    return text or DEFAULT_HANDOFF_MESSAGE
+
+
+def room_history(message: Message) -> list[Message]:
+    """The messages before this one in its room, oldest first (at most BOT_CONTEXT_MESSAGES)."""
+    previous = Message.objects.filter(room_id=message.room_id, pk__lt=message.pk).order_by("-pk")
+    return list(reversed(previous[: settings.BOT_CONTEXT_MESSAGES]))
+
+
+def visitor_context(history: list[Message]) -> str:
+    visitor = [m.body for m in history if not m.is_support_sender]
+    return "\n".join(visitor[-CONTEXT_VISITOR_MESSAGES:])
+
+
+def builtin_matches(message: Message, history: list[Message], limit: int = 1) -> list[Match]:
+    return knowledge_search(
+        account_id=message.account_id,
+        text=message.body,
+        context=visitor_context(history),
+        limit=limit,
+    )
+
+
+def builtin_answer(message: Message, history: list[Message]) -> Answer:
+    """The best entry's answer if its confidence reaches the threshold, else a hand-off."""
+    matches = builtin_matches(message, history)
+    best = matches[0] if matches else None
+    if best is not None and best.confidence >= settings.BOT_CONFIDENCE_THRESHOLD:
+        return Answer(text=best.entry.answer, entry_id=best.entry.pk, confidence=best.confidence)
+    return Answer(
+        text=handoff_message(message.account_id),
+        handoff=True,
+        reason=HandOff.Reason.LOW_CONFIDENCE,
+        confidence=best.confidence if best else 0.0,
+    )
+
+
+def llm_messages(message: Message, history: list[Message], matches: list[Match]) -> list[dict]:
+    knowledge = "\n\n".join(
+        f"[{number}] Q: {m.entry.question}\nA: {m.entry.answer}"
+        for number, m in enumerate(matches, start=1)
+    )
+    system = (
+        "You are a customer support assistant. Answer the visitor's last message using only "
+        "the knowledge below, briefly and politely, in the visitor's language. If the knowledge "
+        f"does not answer it, reply with exactly {LLM_HANDOFF} and nothing else.\n\n"
+        f"Knowledge:\n{knowledge or '(none)'}"
+    )
+    conversation = [
+        {"role": "assistant" if m.is_support_sender else "user", "content": m.body}
+        for m in history
+    ]
+    return [
+        {"role": "system", "content": system},
+        *conversation,
+        {"role": "user", "content": message.body},
+    ]
+
+
+def llm_answer(message: Message, history: list[Message], *, timeout: float) -> Answer:
+    """The model's answer from the best entries; raises LlmError (or LlmTimeout) on failure."""
+    matches = builtin_matches(message, history, limit=settings.BOT_LLM_ENTRIES)
+    text = llm_chat(messages=llm_messages(message, history, matches), timeout=timeout)
+    if text.strip().strip(".").upper() == LLM_HANDOFF:
+        return Answer(
+            text=handoff_message(message.account_id), handoff=True, reason=HandOff.Reason.LLM
+        )
+    return Answer(text=text)

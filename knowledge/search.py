@@ -1,0 +1,247 @@
+"""Ranking the account's knowledge entries against a visitor's text.
+
+Two steps. The database's full-text index (see `search_index`) finds the candidates: entries that
+share at least one stemmed word with the text, best first by its own rank (`ts_rank` on
+PostgreSQL, `bm25()` on SQLite), and tells how many entries contain each word. Then the candidates
+are scored here, the same way on every database, into a confidence between 0 and 1:
+
+- coverage: how much of the text the entry explains, each word weighted by its rarity in the
+  account's knowledge (BM25's idf) and by where it matched (question > tags > answer). A word that
+  no entry contains is as rare as a word can be, so a question about something the knowledge does
+  not cover scores low, whatever else it shares with an entry;
+- precision: how much of the entry's question the text asked about, so that of two entries that
+  explain the text equally the more specific one wins.
+
+Context (the room's previous visitor messages) is added to a short text at half weight; the text
+is also scored alone, and the better of the two is kept, so a follow-up that changes the subject
+is not dragged back to the old one.
+"""
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import snowballstemmer
+from django.db import connection
+
+from .models import KnowledgeEntry
+from .search_index import search_index_available
+
+CANDIDATES = 30
+# A text with at most this many meaningful words is a follow-up that may need its context.
+SHORT_TEXT_WORDS = 3
+CONTEXT_WEIGHT = 0.5
+FIELD_WEIGHTS = {"question": 1.0, "tags": 0.9, "answer": 0.6}
+COVERAGE_SHARE = 0.7
+# Past this many words, a text is cut (the rest adds noise, not meaning).
+MAX_WORDS = 40
+# Without a full-text index (SQLite built without FTS5) every entry is a candidate, up to this.
+FALLBACK_SCAN_LIMIT = 5000
+
+# English function words and chat filler: they say nothing about which entry is meant.
+STOPWORDS = frozenset(
+    """
+    a about above after again against all am an and any are aren as at be because been before
+    being below between both but by can cannot could couldn did didn do does doesn doing don down
+    during each few for from further had hadn has hasn have haven having he her here hers herself
+    him himself his how i if in into is isn it its itself just let me more most mustn my myself
+    no nor not of off on once only or other ought our ours ourselves out over own same shan she
+    should shouldn so some such than that the their theirs them themselves then there these they
+    this those through to too under until up very was wasn we were weren what when where which
+    while who whom why will with won would wouldn you your yours yourself yourselves s t d ll m o
+    re ve y also anyone anything get got hi hello hey thanks thank please pls ok okay yes yeah
+    know tell want wanted need like would could possible question something else way
+    """.split()
+)
+
+_stemmer = snowballstemmer.stemmer("english")
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+@lru_cache(maxsize=100_000)
+def stem(word: str) -> str:
+    return _stemmer.stemWord(word)
+
+
+def words(text: str) -> list[str]:
+    """The meaningful words of a text, lowercased, in order, without repeats."""
+    seen: dict[str, None] = {}
+    for word in _WORD.findall(text.casefold()):
+        if word not in STOPWORDS and (len(word) > 1 or word.isdigit()):
+            seen.setdefault(word, None)
+    return list(seen)[:MAX_WORDS]
+
+
+def terms(text: str) -> set[str]:
+    return {stem(word) for word in words(text)}
+
+
+@dataclass(frozen=True)
+class EntryTerms:
+    question: frozenset[str]
+    tags: frozenset[str]
+    answer: frozenset[str]
+
+
+@lru_cache(maxsize=20_000)
+def _entry_terms(entry_id: int, version: str, question: str, tags: str, answer: str):
+    # Keyed by id and last update, so a process keeps each entry's terms while it is unchanged.
+    return EntryTerms(frozenset(terms(question)), frozenset(terms(tags)), frozenset(terms(answer)))
+
+
+def entry_terms(entry: KnowledgeEntry) -> EntryTerms:
+    return _entry_terms(
+        entry.pk, entry.updated_at.isoformat(), entry.question, entry.tags, entry.answer
+    )
+
+
+@dataclass(frozen=True)
+class Match:
+    entry: KnowledgeEntry
+    confidence: float
+
+
+def knowledge_search(
+    *, account_id: int, text: str, context: str = "", limit: int = 10
+) -> list[Match]:
+    """The account's entries that answer `text`, best first, each with its confidence."""
+    current = words(text)
+    extra = [w for w in words(context) if w not in current] if context else []
+    if len(current) > SHORT_TEXT_WORDS:
+        extra = []
+    if not current and not extra:
+        return []
+    candidates, total, frequencies = _candidates(account_id, current + extra)
+    if not candidates:
+        return []
+    idf = {}
+    for word, df in frequencies.items():
+        value = math.log(1 + (total - df + 0.5) / (df + 0.5))
+        idf[stem(word)] = max(idf.get(stem(word), 0.0), value)
+    queries = [{stem(w): 1.0 for w in current}]
+    if extra:
+        with_context = {stem(w): CONTEXT_WEIGHT for w in extra}
+        with_context.update(queries[0])
+        queries.append(with_context)
+    scored = []
+    for entry in candidates:
+        fields = entry_terms(entry)
+        best = max(_score(query, idf, fields) for query in queries if query)
+        scored.append(Match(entry=entry, confidence=round(best, 4)))
+    scored.sort(key=lambda m: (-m.confidence, m.entry.pk))
+    return scored[:limit]
+
+
+def _score(query: dict[str, float], idf: dict[str, float], fields: EntryTerms) -> float:
+    wanted = matched = 0.0
+    for term, weight in query.items():
+        term_weight = weight * idf.get(term, 0.0)
+        wanted += term_weight
+        if term in fields.question:
+            matched += term_weight * FIELD_WEIGHTS["question"]
+        elif term in fields.tags:
+            matched += term_weight * FIELD_WEIGHTS["tags"]
+        elif term in fields.answer:
+            matched += term_weight * FIELD_WEIGHTS["answer"]
+    if not wanted or not matched:
+        return 0.0
+    coverage = matched / wanted
+    precision = len(fields.question & query.keys()) / len(fields.question) if fields.question else 0
+    return COVERAGE_SHARE * coverage + (1 - COVERAGE_SHARE) * precision
+
+
+def _candidates(account_id: int, words_: list[str]):
+    """(candidate entries, the account's number of entries, {word: entries containing it})."""
+    if connection.vendor == "postgresql":
+        return _candidates_postgres(account_id, words_)
+    if connection.vendor == "sqlite" and _sqlite_fts(connection):
+        return _candidates_sqlite(account_id, words_)
+    return _candidates_scan(account_id, words_)
+
+
+ENTRY_COLUMNS = "e.id, e.uuid, e.account_id, e.question, e.answer, e.tags, e.created_at, e.updated_at"
+
+
+def _candidates_postgres(account_id, words_):
+    # One tsquery per word (stemmed by PostgreSQL; stop words become empty queries, matching
+    # nothing), OR-ed for the candidates.
+    counts = ", ".join(
+        f"count(*) FILTER (WHERE search_vector @@ plainto_tsquery('english', %s))" for _ in words_
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*), {counts} FROM knowledge_knowledgeentry WHERE account_id = %s",
+            [*words_, account_id],
+        )
+        total, *dfs = cursor.fetchone()
+    any_word = " || ".join("plainto_tsquery('english', %s)" for _ in words_)
+    entries = list(
+        KnowledgeEntry.objects.raw(
+            f"SELECT {ENTRY_COLUMNS} FROM knowledge_knowledgeentry e,"
+            f" ({'SELECT ' + any_word}) AS q(query)"
+            " WHERE e.account_id = %s AND e.search_vector @@ q.query"
+            " ORDER BY ts_rank(e.search_vector, q.query) DESC, e.id LIMIT %s",
+            [*words_, account_id, CANDIDATES],
+        )
+    )
+    return entries, total, dict(zip(words_, dfs, strict=True))
+
+
+def _sqlite_fts(conn) -> bool:
+    # Asked once per connection: the index exists or not for the life of the database.
+    flag = getattr(conn, "_knowledge_fts", None)
+    if flag is None:
+        flag = conn._knowledge_fts = search_index_available(conn)
+    return flag
+
+
+def _fts_phrase(word: str) -> str:
+    # Words are letters and digits only (see `words`); quoting keeps FTS5 from reading one as an
+    # operator.
+    return f'"{word}"'
+
+
+def _candidates_sqlite(account_id, words_):
+    account = f"account_key : a{int(account_id)}"
+    counts = ", ".join(
+        "(SELECT count(*) FROM knowledge_fts WHERE knowledge_fts MATCH %s)" for _ in words_
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT count(*) FROM knowledge_knowledgeentry WHERE account_id = %s),"
+            f" {counts}",
+            [account_id, *(f"{account} AND {_fts_phrase(w)}" for w in words_)],
+        )
+        total, *dfs = cursor.fetchone()
+    match = f"{account} AND ({' OR '.join(_fts_phrase(w) for w in words_)})"
+    entries = list(
+        KnowledgeEntry.objects.raw(
+            f"SELECT {ENTRY_COLUMNS} FROM knowledge_fts JOIN knowledge_knowledgeentry e"
+            " ON e.id = knowledge_fts.rowid WHERE knowledge_fts MATCH %s"
+            " ORDER BY bm25(knowledge_fts, 4.0, 2.0, 1.0, 0.0), e.id LIMIT %s",
+            [match, CANDIDATES],
+        )
+    )
+    return entries, total, dict(zip(words_, dfs, strict=True))
+
+
+def _candidates_scan(account_id, words_):
+    """No full-text index: score every entry of the account here (correct, slower)."""
+    entries = list(
+        KnowledgeEntry.objects.filter(account_id=account_id).order_by("id")[:FALLBACK_SCAN_LIMIT]
+    )
+    stems = {w: stem(w) for w in words_}
+    frequencies = dict.fromkeys(words_, 0)
+    candidates = []
+    for entry in entries:
+        fields = entry_terms(entry)
+        present = fields.question | fields.tags | fields.answer
+        hit = False
+        for word, word_stem in stems.items():
+            if word_stem in present:
+                frequencies[word] += 1
+                hit = True
+        if hit:
+            candidates.append(entry)
+    return candidates, len(entries), frequencies

@@ -1,0 +1,81 @@
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+
+from .models import KnowledgeEntry, tags_join
+
+
+def knowledge_entry_create(*, account: User, question: str, answer: str, tags=()) -> KnowledgeEntry:
+    entry = KnowledgeEntry(account=account, question=question, answer=answer, tags=tags_join(tags))
+    entry.full_clean()
+    entry.save(force_insert=True)
+    return entry
+
+
+def knowledge_entry_update(*, entry: KnowledgeEntry, **fields) -> KnowledgeEntry:
+    if "tags" in fields:
+        fields["tags"] = tags_join(fields["tags"])
+    for name, value in fields.items():
+        setattr(entry, name, value)
+    entry.updated_at = timezone.now()
+    entry.full_clean()
+    entry.save(update_fields=[*fields, "updated_at"])
+    return entry
+
+
+def question_key(question: str) -> str:
+    """Entries are matched on import by question, ignoring case and spacing."""
+    return " ".join(question.split()).casefold()
+
+
+@dataclass(frozen=True)
+class EntryData:
+    question: str
+    answer: str
+    tags: tuple[str, ...]
+    line: int
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+
+
+@transaction.atomic
+def knowledge_import(
+    *, account: User, entries: Iterable[EntryData], progress=None
+) -> ImportReport:
+    """Create or update the account's entries, matched by question; unchanged ones are skipped.
+
+    All or nothing: one transaction, so a failure leaves the knowledge as it was.
+    """
+    entries = list(entries)
+    existing: dict[str, KnowledgeEntry] = {}
+    for entry in KnowledgeEntry.objects.filter(account=account).order_by("id"):
+        existing.setdefault(question_key(entry.question), entry)
+    report = ImportReport()
+    for number, data in enumerate(entries, start=1):
+        entry = existing.get(question_key(data.question))
+        tags = tags_join(data.tags)
+        if entry is None:
+            entry = knowledge_entry_create(
+                account=account, question=data.question, answer=data.answer, tags=data.tags
+            )
+            existing[question_key(data.question)] = entry
+            report.created += 1
+        elif (entry.question, entry.answer, entry.tags) == (data.question, data.answer, tags):
+            report.skipped += 1
+        else:
+            knowledge_entry_update(
+                entry=entry, question=data.question, answer=data.answer, tags=data.tags
+            )
+            report.updated += 1
+        if progress is not None:
+            progress(number, len(entries))
+    return report

@@ -1,0 +1,86 @@
+import re
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from accounts.models import User
+
+from .models import Lead
+
+ATTEMPTS = 3
+
+
+def lead_chat_key(*, email: str, phone_number: str) -> str | None:
+    """What identifies a visitor across messages: the email, or the phone number without one."""
+    if email.strip():
+        return "email:" + email.strip().casefold()
+    digits = re.sub(r"[^\d+]", "", phone_number)
+    if len(digits.lstrip("+")) >= 3:
+        return "phone:" + digits
+    return None
+
+
+def lead_record_from_chat(
+    *, account: User, email: str = "", phone_number: str = "", nickname: str = ""
+) -> Lead | None:
+    """Record the lead a visitor message carries: one per email (or phone without an email).
+
+    An existing lead (the one from an earlier message, or one made through the API with the same
+    email or phone) is updated with the newer details, never duplicated. Two messages racing to
+    create the same lead meet at the unique (account, chat_key) constraint: the loser retries and
+    updates the winner's lead.
+    """
+    key = lead_chat_key(email=email, phone_number=phone_number)
+    if key is None:
+        return None
+    details = {"email": email.strip(), "phone_number": phone_number.strip(), "nickname": nickname}
+    details = {name: value for name, value in details.items() if value}
+    for attempt in range(ATTEMPTS):
+        try:
+            with transaction.atomic():
+                lead = _lead_for_key(account, key, details)
+                if lead is None:
+                    return Lead.objects.create(account=account, chat_key=key, **details)
+                changed = [name for name, value in details.items() if getattr(lead, name) != value]
+                for name in changed:
+                    setattr(lead, name, details[name])
+                if lead.chat_key is None:
+                    lead.chat_key = key
+                    changed.append("chat_key")
+                if changed:
+                    lead.save(update_fields=changed)
+                return lead
+        except IntegrityError:
+            if attempt == ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _lead_for_key(account: User, key: str, details: dict) -> Lead | None:
+    leads = Lead.objects.select_for_update().filter(account=account).order_by("created_at", "id")
+    lead = leads.filter(chat_key=key).first()
+    if lead is not None:
+        return lead
+    # A lead not yet recorded from chat (made through the API) with the same email, or, for a
+    # message without one, the same phone number.
+    if key.startswith("email:"):
+        return leads.filter(chat_key__isnull=True, email__iexact=details["email"]).first()
+    return leads.filter(
+        Q(chat_key__isnull=True) | Q(chat_key__startswith="email:"),
+        phone_number=details["phone_number"],
+    ).first()
+
+
+def chat_lead_record(*, message) -> Lead | None:
+    """A visitor message's lead, recorded and remembered by its room (see message_create)."""
+    lead = lead_record_from_chat(
+        account=message.account,
+        email=message.email,
+        phone_number=message.phone_number,
+        nickname=message.nickname,
+    )
+    room = message.room
+    if lead is not None and room.lead_id != lead.pk:
+        type(room).objects.filter(pk=room.pk).update(lead=lead)
+        room.lead = lead
+    return lead
