@@ -6,6 +6,7 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
+from knowledge.models import KnowledgeEntry
 from leads.models import Lead
 
 from .factories import LeadFactory, RoomFactory
@@ -80,6 +81,11 @@ class TestSampleChatFrontend:
         client = APIClient(HTTP_USER_AGENT="AskHandleClient/1.0")
         client.credentials(HTTP_AUTHORIZATION=f"Token {alice.key}")
 
+        shipping = "Yes: we ship to Canada and the US, in 3 to 5 business days."
+        KnowledgeEntry.objects.create(
+            account=alice.user, question="Which countries do you ship to?", answer=shipping
+        )
+
         room = client.generic("POST", "/api/v1/rooms/")
         assert room.status_code == 201
         room_uuid = room.json()["uuid"]
@@ -95,13 +101,14 @@ class TestSampleChatFrontend:
             assert sent.status_code == 201
             polled = client.get(f"/api/v1/messages/{sent.json()['uuid']}/")
             assert polled.status_code == 200
-            # The frontend calls .trim() on it when present: never anything but a string or null.
-            assert polled.json()["support_answer"] is None or isinstance(
-                polled.json()["support_answer"], str
-            )
+            # The frontend calls .trim() on it: never anything but a string or null.
+            assert polled.json()["support_answer"] == shipping
 
         listed = client.get(f"/api/v1/rooms/{room.json()['label']}/").json()
-        assert [m["body"] for m in listed["messages"]] == ["Do you ship to Canada?"] * 2
+        assert [(m["body"], m["is_support_sender"]) for m in listed["messages"]] == [
+            ("Do you ship to Canada?", False),
+            (shipping, True),
+        ] * 2
 
 
 class TestCurlUser:

@@ -3,6 +3,7 @@ import uuid
 
 import pytest
 
+from bot.models import DEFAULT_HANDOFF_MESSAGE
 from messaging.models import Message
 
 from .factories import MessageFactory, RoomFactory
@@ -48,8 +49,9 @@ def test_create_as_in_the_reference(alice, room):
         "phone_number": "",
         "is_support_sender": False,
         "sent_at": None,
-        "support_answer": None,
-        "terminated": False,
+        # The room has the bot on and the account no knowledge: the bot hands over at once.
+        "support_answer": DEFAULT_HANDOFF_MESSAGE,
+        "terminated": True,
     }
     message = Message.objects.get(uuid=body["uuid"])
     assert (message.account, message.room) == (alice.user, room)
@@ -66,7 +68,7 @@ def test_room_as_a_bare_uuid_and_as_form_data(alice, room):
         content_type="application/x-www-form-urlencoded",
     )
     assert response.status_code == 201
-    assert room.messages.count() == 3
+    assert room.messages.filter(is_support_sender=False).count() == 3
 
 
 def test_another_accounts_room_is_refused_like_a_missing_one(alice, bob):

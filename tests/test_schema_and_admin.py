@@ -23,6 +23,8 @@ def test_schema_describes_every_endpoint_field_and_filter(anon):
         "/api/v1/rooms/{label}/",
         "/api/v1/messages/",
         "/api/v1/messages/{uuid}/",
+        "/api/v1/knowledge/",
+        "/api/v1/knowledge/{uuid}/",
     }
     assert set(paths["/api/v1/messages/{uuid}/"]) == {"get"}
     assert set(paths["/api/v1/leads/{uuid}/"]) == {"get", "put", "patch", "delete"}
@@ -31,6 +33,8 @@ def test_schema_describes_every_endpoint_field_and_filter(anon):
     for resource in ["leads", "rooms"]:
         params = {p["name"] for p in paths[f"/api/v1/{resource}/"]["get"]["parameters"]}
         assert params == {"start_date", "end_date", "limit", "offset"}
+    params = {p["name"] for p in paths["/api/v1/knowledge/"]["get"]["parameters"]}
+    assert params == {"search", "start_date", "end_date", "limit", "offset"}
     components = schema["components"]["schemas"]
     assert set(components["Lead"]["properties"]) == {
         "uuid", "nickname", "email", "phone_number", "device", "from_page_title", "referrer",
