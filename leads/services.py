@@ -10,14 +10,16 @@ from .models import Lead
 ATTEMPTS = 3
 
 
+def _phone_key(phone_number: str) -> str | None:
+    digits = re.sub(r"[^\d+]", "", phone_number)
+    return "phone:" + digits if len(digits.lstrip("+")) >= 3 else None
+
+
 def lead_chat_key(*, email: str, phone_number: str) -> str | None:
     """What identifies a visitor across messages: the email, or the phone number without one."""
     if email.strip():
         return "email:" + email.strip().casefold()
-    digits = re.sub(r"[^\d+]", "", phone_number)
-    if len(digits.lstrip("+")) >= 3:
-        return "phone:" + digits
-    return None
+    return _phone_key(phone_number)
 
 
 def lead_record_from_chat(
@@ -42,9 +44,12 @@ def lead_record_from_chat(
                 if lead is None:
                     return Lead.objects.create(account=account, chat_key=key, **details)
                 changed = [name for name, value in details.items() if getattr(lead, name) != value]
+                if "email" in changed and lead.email.casefold() == details["email"].casefold():
+                    changed.remove("email")  # the same address, spelt in other case
                 for name in changed:
                     setattr(lead, name, details[name])
-                if lead.chat_key is None:
+                # An email identifies better than a phone: a lead keyed by email keeps its key.
+                if lead.chat_key != key and not (lead.chat_key or "").startswith("email:"):
                     lead.chat_key = key
                     changed.append("chat_key")
                 if changed:
@@ -61,14 +66,16 @@ def _lead_for_key(account: User, key: str, details: dict) -> Lead | None:
     lead = leads.filter(chat_key=key).first()
     if lead is not None:
         return lead
-    # A lead not yet recorded from chat (made through the API) with the same email, or, for a
-    # message without one, the same phone number.
+    phone_key = _phone_key(details.get("phone_number", ""))
     if key.startswith("email:"):
-        return leads.filter(chat_key__isnull=True, email__iexact=details["email"]).first()
-    return leads.filter(
-        Q(chat_key__isnull=True) | Q(chat_key__startswith="email:"),
-        phone_number=details["phone_number"],
-    ).first()
+        # A lead made through the API with this email, or the lead of this visitor's earlier
+        # messages that had only the phone number.
+        lead = leads.filter(chat_key__isnull=True, email__iexact=details["email"]).first()
+        if lead is None and phone_key:
+            lead = leads.filter(chat_key=phone_key).first()
+        return lead
+    # A phone without an email: any lead of the account with that number.
+    return leads.filter(phone_number=details["phone_number"]).first()
 
 
 def chat_lead_record(*, message) -> Lead | None:
