@@ -31,10 +31,30 @@ def filler_entries(count: int, seed: int = 7) -> list[tuple[str, str, str]]:
     bench's questions but share their vocabulary (sizes, colours, shipping, materials)."""
     rng = random.Random(seed)
     products = [
-        "backpack", "rain jacket", "desk lamp", "water bottle", "yoga mat", "wool scarf",
-        "travel mug", "laptop sleeve", "running shorts", "denim jacket", "table lamp", "tote bag",
-        "hiking boots", "phone case", "bed sheets", "throw pillow", "wall clock", "notebook",
-        "sunglasses", "beanie", "leather belt", "umbrella", "duffel bag", "coffee grinder",
+        "backpack",
+        "rain jacket",
+        "desk lamp",
+        "water bottle",
+        "yoga mat",
+        "wool scarf",
+        "travel mug",
+        "laptop sleeve",
+        "running shorts",
+        "denim jacket",
+        "table lamp",
+        "tote bag",
+        "hiking boots",
+        "phone case",
+        "bed sheets",
+        "throw pillow",
+        "wall clock",
+        "notebook",
+        "sunglasses",
+        "beanie",
+        "leather belt",
+        "umbrella",
+        "duffel bag",
+        "coffee grinder",
     ]
     aspects = [
         ("What are the dimensions of the {p} {m}?", "The {p} {m} measures {a} by {b} cm."),
@@ -70,12 +90,16 @@ def questions():
 
     cases = []
     for question, _answer, _tags, asked in ENTRIES:
-        cases += [{"kind": "paraphrase", "text": q, "context": "", "expect": question} for q in asked]
+        cases += [
+            {"kind": "paraphrase", "text": q, "context": "", "expect": question} for q in asked
+        ]
     cases += [
         {"kind": "follow-up", "text": text, "context": first, "expect": expect}
         for first, text, expect in FOLLOW_UPS
     ]
-    cases += [{"kind": "unanswerable", "text": q, "context": "", "expect": None} for q in UNANSWERABLE]
+    cases += [
+        {"kind": "unanswerable", "text": q, "context": "", "expect": None} for q in UNANSWERABLE
+    ]
     return ENTRIES, cases
 
 
@@ -193,8 +217,9 @@ def main() -> int:
         print(f"\n{name} (confidence threshold {report['threshold']})")
         for r in report["runs"]:
             print(
-                f"  {r['label']:>12}: top-1 {r['top1']:.1%} (paraphrases {r['by_kind']['paraphrase']},"
-                f" follow-ups {r['by_kind']['follow-up']}), unanswerable handed off "
+                f"  {r['label']:>12}: top-1 {r['top1']:.1%} (paraphrases "
+                f"{r['by_kind']['paraphrase']}, follow-ups {r['by_kind']['follow-up']}), "
+                "unanswerable handed off "
                 f"{r['handoff']:.1%}, answer time p50 {r['p50_ms']:.2f} ms p95 {r['p95_ms']:.2f} ms"
                 f" ({r['questions']} questions)"
             )
@@ -211,8 +236,8 @@ def main() -> int:
         )  # fmt: skip
     print(
         f"\ntargets: top-1 >= {TARGETS['top1']:.0%}, unanswerable handed off >= "
-        f"{TARGETS['handoff']:.0%}, p95 <= {TARGETS['p95_ms']:.0f} ms with {TOTAL_ENTRIES} entries: "
-        + ("MISSED" if failed else "met")
+        f"{TARGETS['handoff']:.0%}, p95 <= {TARGETS['p95_ms']:.0f} ms with {TOTAL_ENTRIES} "
+        "entries: " + ("MISSED" if failed else "met")
     )
     return 1 if failed else 0
 

@@ -80,8 +80,7 @@ def llm_messages(message: Message, history: list[Message], matches: list[Match])
         f"Knowledge:\n{knowledge or '(none)'}"
     )
     conversation = [
-        {"role": "assistant" if m.is_support_sender else "user", "content": m.body}
-        for m in history
+        {"role": "assistant" if m.is_support_sender else "user", "content": m.body} for m in history
     ]
     return [
         {"role": "system", "content": system},

@@ -65,7 +65,7 @@ def _post(messages: list[dict], timeout: float) -> str:
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             body = response.read(MAX_RESPONSE_BYTES + 1)
     except TimeoutError:
         raise LlmTimeout("the model timed out") from None

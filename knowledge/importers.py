@@ -62,9 +62,7 @@ def parse_csv(text: str) -> list[EntryData]:
         for row in reader:
             if any(cell.strip() for cell in row):
                 if len(row) != len(columns):
-                    raise ImportFileError(
-                        line, f"expected {len(columns)} fields, found {len(row)}"
-                    )
+                    raise ImportFileError(line, f"expected {len(columns)} fields, found {len(row)}")
                 values = dict(zip(columns, row, strict=True))
                 entries.append(
                     entry_data(
@@ -167,8 +165,11 @@ def parse_markdown(text: str) -> list[EntryData]:
             continue
         if current is None:
             if line.strip():
-                raise ImportFileError(number, "text before the first heading (each entry is a "
-                                      "heading followed by its answer)")
+                raise ImportFileError(
+                    number,
+                    "text before the first heading (each entry is a "
+                    "heading followed by its answer)",
+                )
             continue
         tags = None if in_fence else TAGS_LINE.match(line.strip())
         if tags and not current["tags"]:

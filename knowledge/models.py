@@ -30,7 +30,9 @@ class KnowledgeEntry(models.Model):
         verbose_name_plural = "knowledge entries"
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(fields=["account", "-created_at", "-id"], name="knowledge_account_created"),
+            models.Index(
+                fields=["account", "-created_at", "-id"], name="knowledge_account_created"
+            ),
         ]
 
     def __str__(self):

@@ -40,20 +40,20 @@ MAX_WORDS = 40
 FALLBACK_SCAN_LIMIT = 5000
 
 # English function words and chat filler: they say nothing about which entry is meant.
-STOPWORDS = frozenset(
-    """
+STOPWORD_TEXT = """
     a about above after again against all am an and any are aren as at be because been before
-    being below between both but by can cannot could couldn did didn do does doesn doing don down
-    during each few for from further had hadn has hasn have haven having he her here hers herself
-    him himself his how i if in into is isn it its itself just let me more most mustn my myself
-    no nor not of off on once only or other ought our ours ourselves out over own same shan she
-    should shouldn so some such than that the their theirs them themselves then there these they
-    this those through to too under until up very was wasn we were weren what when where which
-    while who whom why will with won would wouldn you your yours yourself yourselves s t d ll m o
-    re ve y also anyone anything get got hi hello hey thanks thank please pls ok okay yes yeah
-    know tell want wanted need like would could possible question something else way
-    """.split()
-)
+    being below between both but by can cannot could couldn did didn do does doesn doing don
+    down during each few for from further had hadn has hasn have haven having he her here hers
+    herself him himself his how i if in into is isn it its itself just let me more most mustn my
+    myself no nor not of off on once only or other ought our ours ourselves out over own same
+    shan she should shouldn so some such than that the their theirs them themselves then there
+    these they this those through to too under until up very was wasn we were weren what when
+    where which while who whom why will with won would wouldn you your yours yourself yourselves
+    s t d ll m o re ve y also anyone anything get got hi hello hey thanks thank please pls ok
+    okay yes yeah know tell want wanted need like would could possible question something else
+    way
+"""
+STOPWORDS = frozenset(STOPWORD_TEXT.split())
 
 _stemmer = snowballstemmer.stemmer("english")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -160,14 +160,16 @@ def _candidates(account_id: int, words_: list[str]):
     return _candidates_scan(account_id, words_)
 
 
-ENTRY_COLUMNS = "e.id, e.uuid, e.account_id, e.question, e.answer, e.tags, e.created_at, e.updated_at"
+ENTRY_COLUMNS = (
+    "e.id, e.uuid, e.account_id, e.question, e.answer, e.tags, e.created_at, e.updated_at"
+)
 
 
 def _candidates_postgres(account_id, words_):
     # One tsquery per word (stemmed by PostgreSQL; stop words become empty queries, matching
     # nothing), OR-ed for the candidates.
     counts = ", ".join(
-        f"count(*) FILTER (WHERE search_vector @@ plainto_tsquery('english', %s))" for _ in words_
+        "count(*) FILTER (WHERE search_vector @@ plainto_tsquery('english', %s))" for _ in words_
     )
     with connection.cursor() as cursor:
         cursor.execute(

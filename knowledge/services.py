@@ -48,9 +48,7 @@ class ImportReport:
 
 
 @transaction.atomic
-def knowledge_import(
-    *, account: User, entries: Iterable[EntryData], progress=None
-) -> ImportReport:
+def knowledge_import(*, account: User, entries: Iterable[EntryData], progress=None) -> ImportReport:
     """Create or update the account's entries, matched by question; unchanged ones are skipped.
 
     All or nothing: one transaction, so a failure leaves the knowledge as it was.

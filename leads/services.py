@@ -1,7 +1,6 @@
 import re
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 
 from accounts.models import User
 

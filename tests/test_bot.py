@@ -120,21 +120,26 @@ def test_one_accounts_knowledge_never_answers_another(alice, bob, knowledge):
     KnowledgeEntry.objects.create(
         account=bob.user, question="How long does shipping take?", answer="Bob ships in a day."
     )
-    assert post(bob, RoomFactory(account=bob.user), "How long does shipping take?")[
-        "support_answer"
-    ] == "Bob ships in a day."
-    assert post(alice, RoomFactory(account=alice.user), "How long does shipping take?")[
-        "support_answer"
-    ] == SHIPPING
+    assert (
+        post(bob, RoomFactory(account=bob.user), "How long does shipping take?")["support_answer"]
+        == "Bob ships in a day."
+    )
+    assert (
+        post(alice, RoomFactory(account=alice.user), "How long does shipping take?")[
+            "support_answer"
+        ]
+        == SHIPPING
+    )
 
 
 def test_edited_and_deleted_entries_are_searched_as_they_are_now(alice, knowledge):
     entry = knowledge["How long does shipping take?"]
     entry.question, entry.answer = "Do you deliver on weekends?", "Yes, on Saturdays."
     entry.save()
-    assert post(alice, RoomFactory(account=alice.user), "delivery on Saturday?")[
-        "support_answer"
-    ] == "Yes, on Saturdays."
+    assert (
+        post(alice, RoomFactory(account=alice.user), "delivery on Saturday?")["support_answer"]
+        == "Yes, on Saturdays."
+    )
     entry.delete()
     assert post(alice, RoomFactory(account=alice.user), "delivery on Saturday?")["terminated"]
 

@@ -36,8 +36,8 @@ def test_crud(alice):
     [
         ({"answer": "x"}, {"question": ["This field is required."]}),
         ({"question": "q", "answer": ""}, {"answer": ["This field may not be blank."]}),
-        ({"question": "q", "answer": "a", "tags": "x"}, {"tags": ['Expected a list of items but got type "str".']}),
-        ({"question": "q", "answer": "a", "tags": ["a,b"]}, {"tags": ["A tag may not contain a comma."]}),
+        ({"question": "q", "answer": "a", "tags": "x"}, {"tags": ['Expected a list of items but got type "str".']}),  # noqa: E501
+        ({"question": "q", "answer": "a", "tags": ["a,b"]}, {"tags": ["A tag may not contain a comma."]}),  # noqa: E501
     ],
 )  # fmt: skip
 def test_validation(alice, payload, errors):
@@ -130,12 +130,12 @@ def test_import_markdown(tmp_path, alice):
 @pytest.mark.parametrize(
     ("name", "text", "error"),
     [
-        ("kb.csv", "question,answer\nok,fine\nno answer here,\n", "kb.csv, line 3: the answer is missing or empty"),
+        ("kb.csv", "question,answer\nok,fine\nno answer here,\n", "kb.csv, line 3: the answer is missing or empty"),  # noqa: E501
         ("kb.csv", "question,body\n", "kb.csv, line 1: the header has no \"answer\" column"),
         ("kb.csv", "question,answer\na,b\nc,d,e\n", "kb.csv, line 3: expected 2 fields, found 3"),
         ("kb.csv", 'question,answer\na,"b\n', "line 2: malformed CSV"),
-        ("kb.json", '[\n  {"question": "a", "answer": "b"},\n  {"question": "c"}\n]', "kb.json, line 3: the answer is missing or empty"),
-        ("kb.json", '[\n  {"question": "a", "answer": "b"},\n  {"question": "c", \n]', "kb.json, line 4: malformed JSON"),
+        ("kb.json", '[\n  {"question": "a", "answer": "b"},\n  {"question": "c"}\n]', "kb.json, line 3: the answer is missing or empty"),  # noqa: E501
+        ("kb.json", '[\n  {"question": "a", "answer": "b"},\n  {"question": "c", \n]', "kb.json, line 4: malformed JSON"),  # noqa: E501
         ("kb.json", '{"question": "a"}', "kb.json, line 1: expected a JSON array"),
         ("kb.md", "intro\n# Q\nA\n", "kb.md, line 1: text before the first heading"),
         ("kb.md", "# Q\nA\n# Empty\n\n", "kb.md, line 3: the answer is missing or empty"),

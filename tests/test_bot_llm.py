@@ -1,0 +1,244 @@
+"""The LLM answerer against a fake OpenAI-compatible endpoint on 127.0.0.1, and the timing
+contract: an answer within the budget, else null now and the answer from the background task."""
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django_tasks_db.management.commands.db_worker import Worker
+from django_tasks_db.models import DBTaskResult
+from rest_framework.test import APIClient
+
+from bot.models import DEFAULT_HANDOFF_MESSAGE, HandOff
+from knowledge.models import KnowledgeEntry
+from messaging.models import Message
+
+from .factories import RoomFactory
+
+URL = "/api/v1/messages/"
+SHIPPING = "Standard shipping takes 3 to 5 business days."
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class FakeModel:
+    """A chat-completions endpoint that records requests and answers as told."""
+
+    def __init__(self):
+        self.requests = []
+        self.reply = "From the model: 3 to 5 days."
+        self.status = 200
+        self.delay = 0.0
+        self.release = threading.Event()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                fake.requests.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": body}
+                )
+                if fake.delay:
+                    fake.release.wait(fake.delay)
+                payload = json.dumps(
+                    {
+                        "choices": [
+                            {"index": 0, "message": {"role": "assistant", "content": fake.reply}}
+                        ]
+                    }
+                    if fake.status == 200
+                    else {"error": {"message": "overloaded"}}
+                ).encode()
+                self.send_response(fake.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}/v1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fake_model(settings):
+    fake = FakeModel()
+    settings.BOT_LLM_URL = fake.url
+    settings.BOT_LLM_MODEL = "test-model"
+    settings.BOT_LLM_API_KEY = "sk-test"
+    settings.BOT_ANSWER_BUDGET_SECONDS = 2.0
+    settings.BOT_LLM_TIMEOUT_SECONDS = 2.0
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def account(make_account):
+    account = make_account("alice")
+    KnowledgeEntry.objects.create(
+        account=account.user, question="How long does shipping take?", answer=SHIPPING
+    )
+    return account
+
+
+def post(account, room, body):
+    response = account.client.post(
+        URL, {"body": body, "room": {"uuid": str(room.uuid)}}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+def run_worker():
+    Worker(
+        queue_names=["default"], interval=0, batch=True, backend_name="default",
+        startup_delay=False, max_tasks=None, worker_id="test", excluded_queue_names=[],
+    ).run()  # fmt: skip
+
+
+def test_request_shape_and_answer(fake_model, account):
+    room = RoomFactory(account=account.user)
+    Message.objects.create(account=account.user, room=room, body="Hello", is_support_sender=False)
+    Message.objects.create(
+        account=account.user, room=room, body="Hi! How can I help?", is_support_sender=True
+    )
+    sent = post(account, room, "How long will shipping take to Ohio?")
+    assert (sent["support_answer"], sent["terminated"]) == ("From the model: 3 to 5 days.", False)
+    assert (
+        room.messages.filter(is_support_sender=True).order_by("id").last().body
+        == sent["support_answer"]
+    )
+
+    [request] = fake_model.requests
+    assert request["path"] == "/v1/chat/completions"
+    assert request["headers"]["Authorization"] == "Bearer sk-test"
+    assert request["headers"]["Content-Type"] == "application/json"
+    body = request["body"]
+    assert (body["model"], body["temperature"]) == ("test-model", 0)
+    system, *conversation = body["messages"]
+    assert system["role"] == "system"
+    assert f"Q: How long does shipping take?\nA: {SHIPPING}" in system["content"]
+    assert conversation == [
+        {"role": "user", "content": "Hello"},
+        {"role": "assistant", "content": "Hi! How can I help?"},
+        {"role": "user", "content": "How long will shipping take to Ohio?"},
+    ]
+    # Answered inline: the background task finds nothing left to do.
+    run_worker()
+    assert room.messages.filter(is_support_sender=True).count() == 2
+
+
+def test_the_model_can_hand_off(fake_model, account):
+    fake_model.reply = "HANDOFF"
+    room = RoomFactory(account=account.user)
+    sent = post(account, room, "Can I pay with Bitcoin?")
+    assert (sent["support_answer"], sent["terminated"]) == (DEFAULT_HANDOFF_MESSAGE, True)
+    assert HandOff.objects.get().reason == HandOff.Reason.LLM
+    room.refresh_from_db()
+    assert room.is_bot_use is False
+
+
+def test_model_error_falls_back_to_the_built_in_answer(fake_model, account):
+    fake_model.status = 500
+    sent = post(account, RoomFactory(account=account.user), "How long does shipping take?")
+    assert (sent["support_answer"], sent["terminated"]) == (SHIPPING, False)
+
+
+def test_unreachable_model_falls_back(settings, account):
+    settings.BOT_LLM_URL, settings.BOT_LLM_MODEL = "http://127.0.0.1:9/v1", "m"
+    sent = post(account, RoomFactory(account=account.user), "How long does shipping take?")
+    assert sent["support_answer"] == SHIPPING
+
+
+def test_slow_model_answers_in_the_background(fake_model, account, settings):
+    settings.BOT_ANSWER_BUDGET_SECONDS = 0.3
+    fake_model.delay = 1.0  # past the budget, within the model's timeout (2 s)
+    room = RoomFactory(account=account.user)
+    started = time.monotonic()
+    sent = post(account, room, "How long does shipping take?")
+    # Within the budget, however slow the model (a wide margin: this checks the bound, not speed).
+    assert time.monotonic() - started < 0.95
+    assert (sent["support_answer"], sent["terminated"]) == (None, False)
+    assert DBTaskResult.objects.count() == 1
+    assert account.client.get(f"{URL}{sent['uuid']}/").json()["support_answer"] is None
+
+    time.sleep(0.35)  # the task is deferred by the budget
+    run_worker()
+    polled = account.client.get(f"{URL}{sent['uuid']}/").json()
+    assert polled["support_answer"] == "From the model: 3 to 5 days."
+    assert room.messages.filter(is_support_sender=True).count() == 1
+    assert DBTaskResult.objects.get().status == "SUCCESSFUL"
+
+
+def test_model_timing_out_in_the_background_falls_back(fake_model, account, settings):
+    settings.BOT_ANSWER_BUDGET_SECONDS = 0.2
+    settings.BOT_LLM_TIMEOUT_SECONDS = 0.4
+    fake_model.delay = 5.0
+    sent = post(account, RoomFactory(account=account.user), "How long does shipping take?")
+    assert sent["support_answer"] is None
+    time.sleep(0.25)
+    run_worker()
+    message = Message.objects.get(uuid=sent["uuid"])
+    assert (message.support_answer, message.terminated) == (SHIPPING, False)
+
+
+def test_sample_frontend_polling_gets_the_answer(fake_model, account, settings):
+    """The vendor's frontend: POST, then GET every 1.5 s (here 0.2 s), up to 10 times, until
+    support_answer is a non-empty string; a worker runs beside it as under `./dev serve`."""
+    settings.BOT_ANSWER_BUDGET_SECONDS = 0.2
+    fake_model.delay = 0.6
+    worker = Worker(
+        queue_names=["default"], interval=0.05, batch=False, backend_name="default",
+        startup_delay=False, max_tasks=None, worker_id="bg", excluded_queue_names=[],
+    )  # fmt: skip
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        client = APIClient(HTTP_USER_AGENT="AskHandleClient/1.0")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {account.key}")
+        room = client.generic("POST", "/api/v1/rooms/").json()
+        sent = client.post(
+            URL,
+            {
+                "body": "How long does shipping take?",
+                "nickname": "Mary",
+                "room": {"uuid": room["uuid"]},
+            },
+            format="json",
+        ).json()
+        answer = sent["support_answer"]
+        for _ in range(10):
+            if isinstance(answer, str) and answer.strip():
+                break
+            time.sleep(0.2)
+            answer = client.get(f"{URL}{sent['uuid']}/").json()["support_answer"]
+        assert sent["support_answer"] is None
+        assert answer == "From the model: 3 to 5 days."
+    finally:
+        worker.running = False
+        thread.join(timeout=5)
+
+
+def test_a_room_taken_over_meanwhile_is_left_alone(fake_model, account, settings):
+    settings.BOT_ANSWER_BUDGET_SECONDS = 0.2
+    fake_model.delay = 0.5
+    room = RoomFactory(account=account.user)
+    sent = post(account, room, "How long does shipping take?")
+    room.is_bot_use = False
+    room.save()
+    time.sleep(0.25)
+    run_worker()
+    assert Message.objects.get(uuid=sent["uuid"]).support_answer is None
+    assert room.messages.count() == 1
