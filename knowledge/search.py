@@ -12,9 +12,10 @@ are scored here, the same way on every database, into a confidence between 0 and
 - precision: how much of the entry's question the text asked about, so that of two entries that
   explain the text equally the more specific one wins.
 
-Context (the room's previous visitor messages) is added to a short text at half weight; the text
-is also scored alone, and the better of the two is kept, so a follow-up that changes the subject
-is not dragged back to the old one.
+Each word also matches its synonyms (knowledge/synonyms.py) at a lower weight. Context (the
+room's previous visitor messages) helps a short follow-up: the earlier words count towards which
+entry's question is meant and add a small bonus, but an entry must still match the new message
+itself, so a follow-up that changes the subject is not dragged back to the old one.
 """
 
 import math
@@ -27,12 +28,18 @@ from django.db import connection
 
 from .models import KnowledgeEntry
 from .search_index import search_index_available
+from .synonyms import synonyms
 
 CANDIDATES = 30
 # A text with at most this many meaningful words is a follow-up that may need its context.
 SHORT_TEXT_WORDS = 3
-CONTEXT_WEIGHT = 0.5
-FIELD_WEIGHTS = {"question": 1.0, "tags": 0.9, "answer": 0.6}
+# How much matching the earlier messages adds to a follow-up's score.
+CONTEXT_BONUS = 0.15
+# A word matched through a synonym counts this much of a word matched as written.
+SYNONYM_WEIGHT = 0.85
+# Words sent to the database (the text's words first, then their synonyms).
+MAX_QUERY_WORDS = 48
+FIELD_WEIGHTS = {"question": 1.0, "tags": 1.0, "answer": 0.6}
 COVERAGE_SHARE = 0.7
 # Past this many words, a text is cut (the rest adds noise, not meaning).
 MAX_WORDS = 40
@@ -51,7 +58,7 @@ STOPWORD_TEXT = """
     where which while who whom why will with won would wouldn you your yours yourself yourselves
     s t d ll m o re ve y also anyone anything get got hi hello hey thanks thank please pls ok
     okay yes yeah know tell want wanted need like would could possible question something else
-    way
+    way much many
 """
 STOPWORDS = frozenset(STOPWORD_TEXT.split())
 
@@ -102,53 +109,87 @@ class Match:
     confidence: float
 
 
+@dataclass(frozen=True)
+class Term:
+    """A word of the visitor's: its stem, the stems of its synonyms, its weight."""
+
+    stem: str
+    alternatives: frozenset[str]
+    idf: float
+
+    def match(self, stems: frozenset[str]) -> float:
+        if self.stem in stems:
+            return 1.0
+        return SYNONYM_WEIGHT if self.alternatives & stems else 0.0
+
+
 def knowledge_search(
     *, account_id: int, text: str, context: str = "", limit: int = 10
 ) -> list[Match]:
     """The account's entries that answer `text`, best first, each with its confidence."""
     current = words(text)
-    extra = [w for w in words(context) if w not in current] if context else []
-    if len(current) > SHORT_TEXT_WORDS:
-        extra = []
-    if not current and not extra:
+    extra = []
+    if context and len(current) <= SHORT_TEXT_WORDS:
+        extra = [w for w in words(context) if w not in current]
+    if not current:
+        # Nothing but "and?" or "how so?": the follow-up is about what was asked before.
+        current, extra = extra, []
+    if not current:
         return []
-    candidates, total, frequencies = _candidates(account_id, current + extra)
+    query_words = list(dict.fromkeys(current + extra))
+    for word in current + extra:
+        query_words += [w for w in sorted(synonyms(word)) if w not in query_words]
+    query_words = query_words[:MAX_QUERY_WORDS]
+    candidates, total, frequencies = _candidates(account_id, query_words)
     if not candidates:
         return []
-    idf = {}
-    for word, df in frequencies.items():
-        value = math.log(1 + (total - df + 0.5) / (df + 0.5))
-        idf[stem(word)] = max(idf.get(stem(word), 0.0), value)
-    queries = [{stem(w): 1.0 for w in current}]
-    if extra:
-        with_context = {stem(w): CONTEXT_WEIGHT for w in extra}
-        with_context.update(queries[0])
-        queries.append(with_context)
-    scored = []
-    for entry in candidates:
-        fields = entry_terms(entry)
-        best = max(_score(query, idf, fields) for query in queries if query)
-        scored.append(Match(entry=entry, confidence=round(best, 4)))
+
+    def term(word: str) -> Term:
+        # A word's rarity is its group's: "earbuds" is as common as the "headphones" it means.
+        df = max((frequencies.get(w, 0) for w in synonyms(word)), default=0)
+        own = stem(word)
+        alternatives = frozenset(stem(w) for w in synonyms(word)) - {own}
+        return Term(own, alternatives, math.log(1 + (total - df + 0.5) / (df + 0.5)))
+
+    current_terms = [term(w) for w in current]
+    context_terms = [term(w) for w in extra]
+    scored = [
+        Match(entry=entry, confidence=_score(current_terms, context_terms, entry_terms(entry)))
+        for entry in candidates
+    ]
     scored.sort(key=lambda m: (-m.confidence, m.entry.pk))
-    return scored[:limit]
+    return [m for m in scored if m.confidence > 0][:limit]
 
 
-def _score(query: dict[str, float], idf: dict[str, float], fields: EntryTerms) -> float:
-    wanted = matched = 0.0
-    for term, weight in query.items():
-        term_weight = weight * idf.get(term, 0.0)
-        wanted += term_weight
-        if term in fields.question:
-            matched += term_weight * FIELD_WEIGHTS["question"]
-        elif term in fields.tags:
-            matched += term_weight * FIELD_WEIGHTS["tags"]
-        elif term in fields.answer:
-            matched += term_weight * FIELD_WEIGHTS["answer"]
+def _matched(term: Term, fields: EntryTerms) -> float:
+    return max(
+        FIELD_WEIGHTS["question"] * term.match(fields.question),
+        FIELD_WEIGHTS["tags"] * term.match(fields.tags),
+        FIELD_WEIGHTS["answer"] * term.match(fields.answer),
+    )
+
+
+def _score(current: list[Term], context: list[Term], fields: EntryTerms) -> float:
+    wanted = sum(t.idf for t in current)
+    matched = sum(t.idf * _matched(t, fields) for t in current)
     if not wanted or not matched:
+        # An entry that shares nothing with the new message does not answer it, however well
+        # it answered the message before.
         return 0.0
     coverage = matched / wanted
-    precision = len(fields.question & query.keys()) / len(fields.question) if fields.question else 0
-    return COVERAGE_SHARE * coverage + (1 - COVERAGE_SHARE) * precision
+    question_hits = {
+        s
+        for t in current + context
+        for s in fields.question
+        if s == t.stem or s in t.alternatives
+    }
+    precision = len(question_hits) / len(fields.question) if fields.question else 0.0
+    score = COVERAGE_SHARE * coverage + (1 - COVERAGE_SHARE) * precision
+    if context:
+        context_wanted = sum(t.idf for t in context)
+        context_matched = sum(t.idf * _matched(t, fields) for t in context)
+        score += CONTEXT_BONUS * context_matched / context_wanted
+    return round(min(score, 1.0), 4)
 
 
 def _candidates(account_id: int, words_: list[str]):
