@@ -178,10 +178,7 @@ def _score(current: list[Term], context: list[Term], fields: EntryTerms) -> floa
         return 0.0
     coverage = matched / wanted
     question_hits = {
-        s
-        for t in current + context
-        for s in fields.question
-        if s == t.stem or s in t.alternatives
+        s for t in current + context for s in fields.question if s == t.stem or s in t.alternatives
     }
     precision = len(question_hits) / len(fields.question) if fields.question else 0.0
     score = COVERAGE_SHARE * coverage + (1 - COVERAGE_SHARE) * precision

@@ -1,5 +1,6 @@
 import factory
 
+from knowledge.models import KnowledgeEntry
 from leads.models import Lead
 from messaging.models import Message
 from rooms.models import Room
@@ -28,3 +29,11 @@ class MessageFactory(factory.django.DjangoModelFactory):
     room = factory.SubFactory(RoomFactory, account=factory.SelfAttribute("..account"))
     body = factory.Sequence(lambda n: f"Message {n}")
     nickname = "Mary"
+
+
+class KnowledgeEntryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = KnowledgeEntry
+
+    question = factory.Sequence(lambda n: f"Question number {n}?")
+    answer = factory.Sequence(lambda n: f"Answer number {n}.")

@@ -167,3 +167,17 @@ def test_hand_offs_are_listed_in_the_admin(alice, knowledge, admin_user):
     assert b"Bitcoin room" in response.content
     assert b"Can I pay with Bitcoin?" in response.content
     assert Room.objects.get(pk=room.pk).is_bot_use is False
+
+
+@pytest.mark.parametrize("entries", [3, 40])
+def test_answer_queries_do_not_grow_with_the_knowledge(entries, alice, django_assert_num_queries):
+    for n in range(entries):
+        KnowledgeEntry.objects.create(
+            account=alice.user, question=f"How long does shipping take to zone {n}?", answer=f"{n}"
+        )
+    room = RoomFactory(account=alice.user)
+    post(alice, room, "Hello there, how long does shipping take?")  # the key's last-used time
+    # Key, room, insert, history, search (counts + candidates), answer update, support message
+    # insert, and three savepoints with their releases: no more with 40 entries than with 3.
+    with django_assert_num_queries(14):
+        post(alice, room, "How long does shipping take to zone 2?")

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
+from knowledge.models import KnowledgeEntry
 from leads.models import Lead
 from messaging.models import Message
 from rooms.models import Room
 
-from .factories import LeadFactory, MessageFactory, RoomFactory
+from .factories import KnowledgeEntryFactory, LeadFactory, MessageFactory, RoomFactory
 
 
 @dataclass
@@ -62,6 +63,15 @@ RESOURCES = [
             "room": {"uuid": str(RoomFactory(account=account.user).uuid)},
         },
         update_payload=None,
+        missing_lookup=str(uuid.uuid4()),
+    ),
+    Resource(
+        name="knowledge",
+        model=KnowledgeEntry,
+        make=lambda user: KnowledgeEntryFactory(account=user),
+        lookup=lambda entry: str(entry.uuid),
+        create_payload=lambda account: {"question": "Do you ship?", "answer": "Yes."},
+        update_payload={"answer": "Changed"},
         missing_lookup=str(uuid.uuid4()),
     ),
 ]
@@ -198,9 +208,8 @@ def test_update_and_delete(resource, alice):
 
     response = alice.client.patch(url, resource.update_payload, format="json")
     assert response.status_code == 200
-    assert response.json()["name" if "name" in resource.update_payload else "nickname"] == (
-        "Changed"
-    )
+    [(field, value)] = resource.update_payload.items()
+    assert response.json()[field] == value
     response = alice.client.delete(url)
     assert response.status_code == 204
     assert not resource.model.objects.filter(pk=obj.pk).exists()

@@ -2,16 +2,17 @@
 
 import pytest
 
-from .factories import LeadFactory, MessageFactory, RoomFactory
+from .factories import KnowledgeEntryFactory, LeadFactory, MessageFactory, RoomFactory
 
 # Key lookup (with its account) + count + page (+ the nested messages of the page's rooms).
-LIST_QUERIES = {"leads": 3, "messages": 3, "rooms": 4}
+LIST_QUERIES = {"leads": 3, "messages": 3, "rooms": 4, "knowledge": 3}
 
 
 def populate(user, rooms):
     for _ in range(rooms):
         room = RoomFactory(account=user)
         LeadFactory(account=user)
+        KnowledgeEntryFactory(account=user)
         MessageFactory.create_batch(3, account=user, room=room)
 
 
