@@ -58,7 +58,7 @@ STOPWORD_TEXT = """
     where which while who whom why will with won would wouldn you your yours yourself yourselves
     s t d ll m o re ve y also anyone anything get got hi hello hey thanks thank please pls ok
     okay yes yeah know tell want wanted need like would could possible question something else
-    way much many
+    way much many now
 """
 STOPWORDS = frozenset(STOPWORD_TEXT.split())
 

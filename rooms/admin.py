@@ -23,7 +23,8 @@ class RoomAdmin(admin.ModelAdmin):
     search_fields = ["label", "name", "uuid"]
     date_hierarchy = "created_at"
     list_select_related = ["account"]
-    readonly_fields = ["uuid", "created_at"]
+    # The lead is the one the room's messages recorded (see leads.services).
+    readonly_fields = ["uuid", "created_at", "lead"]
     autocomplete_fields = ["account"]
     inlines = [MessageInline]
 

@@ -174,3 +174,36 @@ def test_import_needs_a_known_account_and_format(tmp_path, alice):
         run_import(tmp_path, "kb.csv", "question,answer\n", account="nobody")
     with pytest.raises(CommandError, match="Cannot tell the format"):
         run_import(tmp_path, "kb.txt", "")
+
+
+def test_admin_pages(alice, admin_user):
+    from django.test import Client
+
+    from bot.models import BotSettings
+
+    entry = KnowledgeEntry.objects.create(
+        account=alice.user, question="Do you ship?", answer="Yes.", tags="shipping"
+    )
+    settings_row = BotSettings.objects.create(account=alice.user, greeting_message="Hi")
+    client = Client()
+    client.force_login(admin_user)
+    for page in [
+        "/admin/knowledge/knowledgeentry/?q=ship",
+        "/admin/knowledge/knowledgeentry/add/",
+        f"/admin/knowledge/knowledgeentry/{entry.pk}/change/",
+        "/admin/bot/botsettings/",
+        f"/admin/bot/botsettings/{settings_row.pk}/change/",
+        "/admin/bot/handoff/",
+    ]:
+        assert client.get(page).status_code == 200, page
+    response = client.post(
+        f"/admin/knowledge/knowledgeentry/{entry.pk}/change/",
+        {"account": alice.user.pk, "question": "Do you ship abroad?", "answer": "Yes.", "tags": ""},
+    )
+    assert response.status_code == 302
+    entry.refresh_from_db()
+    assert entry.question == "Do you ship abroad?"
+    assert entry.updated_at > entry.created_at
+    # The search index follows an admin edit.
+    found = alice.client.get("/api/v1/knowledge/", {"search": "abroad"}).json()
+    assert [r["question"] for r in found["results"]] == ["Do you ship abroad?"]

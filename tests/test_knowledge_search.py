@@ -1,0 +1,84 @@
+"""The full-text index the database keeps, and the ranking on top of it."""
+
+import pytest
+from django.db import connection
+
+from knowledge import search
+from knowledge.models import KnowledgeEntry
+from knowledge.search import knowledge_search
+from knowledge.search_index import search_index_ensure
+
+from .factories import KnowledgeEntryFactory
+
+QUESTIONS = [
+    "How long does shipping take?",
+    "What is your refund policy?",
+    "How do I reset my password?",
+    "Do you ship internationally?",
+    "How do I pair my headphones with Bluetooth?",
+]
+
+
+@pytest.fixture
+def entries(alice):
+    return [
+        KnowledgeEntry.objects.create(account=alice.user, question=q, answer=f"About: {q}")
+        for q in QUESTIONS
+    ]
+
+
+def ranked(alice, text, context=""):
+    return [
+        m.entry.question
+        for m in knowledge_search(account_id=alice.user.pk, text=text, context=context)
+    ]
+
+
+def test_ranks_by_meaning_words_not_stop_words(alice, entries):
+    assert ranked(alice, "shipping abroad?")[0] == "Do you ship internationally?"
+    assert ranked(alice, "can I get my money back? refunds")[0] == "What is your refund policy?"
+    # Synonyms: earbuds are headphones, a parcel is a delivery matter.
+    assert ranked(alice, "connect my earbuds")[0] == "How do I pair my headphones with Bluetooth?"
+    assert ranked(alice, "what is the", "") == []
+
+
+def test_confidence_is_low_for_what_the_knowledge_does_not_cover(alice, entries):
+    [best, *_] = knowledge_search(account_id=alice.user.pk, text="How long does shipping take?")
+    assert best.confidence == 1.0
+    unknown = knowledge_search(account_id=alice.user.pk, text="Do you sell garden gnomes?")
+    assert not unknown or unknown[0].confidence < 0.4
+
+
+def test_fallback_without_the_index_ranks_the_same(alice, entries, monkeypatch):
+    texts = ["shipping abroad", "reset password", "refund", "bluetooth headphones pairing"]
+    with_index = [ranked(alice, t) for t in texts]
+    monkeypatch.setattr(search, "_candidates", search._candidates_scan)
+    assert [ranked(alice, t) for t in texts] == with_index
+
+
+def test_the_index_follows_inserts_updates_and_deletes(alice, bob):
+    entry = KnowledgeEntryFactory(account=alice.user, question="Gift wrapping?")
+    assert ranked(alice, "wrapping") == ["Gift wrapping?"]
+    KnowledgeEntry.objects.filter(pk=entry.pk).update(question="Engraving?")
+    assert ranked(alice, "wrapping") == []
+    assert ranked(alice, "engraving") == ["Engraving?"]
+    entry.delete()
+    assert ranked(alice, "engraving") == []
+    KnowledgeEntryFactory(account=bob.user, question="Engraving?")
+    assert ranked(alice, "engraving") == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lost_index_is_rebuilt_after_migrate(alice, entries):
+    """SQLite drops a table's triggers when Django rebuilds it; post_migrate puts them back.
+    (Committed data, as after a migration: PostgreSQL refuses DDL after writes in a transaction.)"""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("DROP TRIGGER knowledge_fts_insert")
+            cursor.execute("DELETE FROM knowledge_fts")
+        else:
+            cursor.execute("DROP TRIGGER knowledge_search_vector ON knowledge_knowledgeentry")
+    search_index_ensure(connection)
+    assert ranked(alice, "refund")[0] == "What is your refund policy?"
+    KnowledgeEntryFactory(account=alice.user, question="Gift wrapping?")
+    assert ranked(alice, "wrapping") == ["Gift wrapping?"]
