@@ -6,7 +6,7 @@ shop vocabulary; an account adds its own words to an entry's tags.
 """
 
 GROUPS = """
-    package parcel shipment box
+    package parcel shipment
     courier carrier
     deliver delivery delivered ship shipping shipped dispatch arrive arrival
     cost costs price prices pricing fee fees expensive cheap
