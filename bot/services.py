@@ -93,6 +93,9 @@ def message_answer_complete_now(*, message_id: int) -> bool:
             answer = llm_answer(message, history, timeout=settings.BOT_LLM_TIMEOUT_SECONDS)
         except LlmError as error:
             logger.warning("LLM failed (%s); answering with the built-in answerer.", error)
+        except Exception:
+            # Whatever went wrong with the model, the visitor still gets the built-in answer.
+            logger.exception("LLM answer failed; answering with the built-in answerer.")
     if answer is None:
         answer = builtin_answer(message, history)
     return message_answer_apply(message=message, answer=answer)

@@ -7,6 +7,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 from rest_framework.test import APIClient
@@ -242,3 +243,33 @@ def test_a_room_taken_over_meanwhile_is_left_alone(fake_model, account, settings
     run_worker()
     assert Message.objects.get(uuid=sent["uuid"]).support_answer is None
     assert room.messages.count() == 1
+
+
+def test_the_task_is_enqueued_in_the_messages_transaction(fake_model, account):
+    from django.db import transaction
+
+    from messaging.services import message_create
+
+    room = RoomFactory(account=account.user)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        message = message_create(account=account.user, room=room, body="Shipping time?")
+        [task] = DBTaskResult.objects.all()
+        assert task.args_kwargs == {"args": [], "kwargs": {"message_id": message.pk}}
+        raise RuntimeError("the create fails after the message was written")
+    # Rolled back together: no task for a message that does not exist, no call to the model.
+    assert (Message.objects.count(), DBTaskResult.objects.count()) == (0, 0)
+    assert fake_model.requests == []
+
+
+def test_an_unexpected_failure_still_answers(fake_model, account, monkeypatch):
+    from bot import services
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug, not a model error")
+
+    monkeypatch.setattr(services, "llm_answer", broken)
+    sent = post(account, RoomFactory(account=account.user), "How long does shipping take?")
+    assert sent["support_answer"] is None  # the create still answers 201 at once
+    DBTaskResult.objects.update(run_after=timezone.now())
+    run_worker()
+    assert Message.objects.get(uuid=sent["uuid"]).support_answer == SHIPPING
