@@ -165,12 +165,13 @@ def test_unreachable_model_falls_back(settings, account):
 
 def test_slow_model_answers_in_the_background(fake_model, account, settings):
     settings.BOT_ANSWER_BUDGET_SECONDS = 0.3
-    fake_model.delay = 1.0  # past the budget, within the model's timeout (2 s)
+    settings.BOT_LLM_TIMEOUT_SECONDS = 5.0
+    fake_model.delay = 2.5  # past the budget, within the model's timeout
     room = RoomFactory(account=account.user)
     started = time.monotonic()
     sent = post(account, room, "How long does shipping take?")
-    # Within the budget, however slow the model (a wide margin: this checks the bound, not speed).
-    assert time.monotonic() - started < 0.95
+    # The create did not wait for the model (a wide margin: this checks the bound, not speed).
+    assert time.monotonic() - started < 2.0
     assert (sent["support_answer"], sent["terminated"]) == (None, False)
     assert DBTaskResult.objects.count() == 1
     assert account.client.get(f"{URL}{sent['uuid']}/").json()["support_answer"] is None
@@ -197,39 +198,32 @@ def test_model_timing_out_in_the_background_falls_back(fake_model, account, sett
 
 def test_sample_frontend_polling_gets_the_answer(fake_model, account, settings):
     """The vendor's frontend: POST, then GET every 1.5 s (here 0.2 s), up to 10 times, until
-    support_answer is a non-empty string; a worker runs beside it as under `./dev serve`."""
+    support_answer is a non-empty string. The worker takes its turn between polls, as
+    `db_worker` would beside the server (threads would share SQLite's in-memory test database,
+    which does not wait for locks; ./dev serve runs them as processes)."""
     settings.BOT_ANSWER_BUDGET_SECONDS = 0.2
-    fake_model.delay = 0.6
-    worker = Worker(
-        queue_names=["default"], interval=0.05, batch=False, backend_name="default",
-        startup_delay=False, max_tasks=None, worker_id="bg", excluded_queue_names=[],
-    )  # fmt: skip
-    thread = threading.Thread(target=worker.run, daemon=True)
-    thread.start()
-    try:
-        client = APIClient(HTTP_USER_AGENT="AskHandleClient/1.0")
-        client.credentials(HTTP_AUTHORIZATION=f"Token {account.key}")
-        room = client.generic("POST", "/api/v1/rooms/").json()
-        sent = client.post(
-            URL,
-            {
-                "body": "How long does shipping take?",
-                "nickname": "Mary",
-                "room": {"uuid": room["uuid"]},
-            },
-            format="json",
-        ).json()
-        answer = sent["support_answer"]
-        for _ in range(10):
-            if isinstance(answer, str) and answer.strip():
-                break
-            time.sleep(0.2)
-            answer = client.get(f"{URL}{sent['uuid']}/").json()["support_answer"]
-        assert sent["support_answer"] is None
-        assert answer == "From the model: 3 to 5 days."
-    finally:
-        worker.running = False
-        thread.join(timeout=5)
+    fake_model.delay = 0.4
+    client = APIClient(HTTP_USER_AGENT="AskHandleClient/1.0")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {account.key}")
+    room = client.generic("POST", "/api/v1/rooms/").json()
+    sent = client.post(
+        URL,
+        {
+            "body": "How long does shipping take?",
+            "nickname": "Mary",
+            "room": {"uuid": room["uuid"]},
+        },
+        format="json",
+    ).json()
+    answer, polls = sent["support_answer"], 0
+    while polls < 10 and not (isinstance(answer, str) and answer.strip()):
+        time.sleep(0.2)
+        run_worker()
+        answer = client.get(f"{URL}{sent['uuid']}/").json()["support_answer"]
+        polls += 1
+    assert sent["support_answer"] is None
+    assert answer == "From the model: 3 to 5 days."
+    assert polls >= 1
 
 
 def test_a_room_taken_over_meanwhile_is_left_alone(fake_model, account, settings):
