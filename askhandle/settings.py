@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "rooms",
     "messaging",
     "leads",
+    "webhooks",
+    "keywords",
 ]
 
 MIDDLEWARE = [
@@ -222,6 +224,23 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
 }
+
+
+def env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+# Webhooks (docs/webhooks.md). Targets on loopback/private/link-local addresses are refused
+# unless this is set (local development and tests).
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS")
+WEBHOOK_CONNECT_TIMEOUT = env_float("WEBHOOK_CONNECT_TIMEOUT", 5)
+WEBHOOK_TIMEOUT = env_float("WEBHOOK_TIMEOUT", 10)  # whole attempt, connect to last byte
+WEBHOOK_RETRY_BASE_DELAY = env_float("WEBHOOK_RETRY_BASE_DELAY", 30)
+WEBHOOK_RETRY_MAX_DELAY = env_float("WEBHOOK_RETRY_MAX_DELAY", 3 * 3600)
+WEBHOOK_RETRY_WINDOW = env_float("WEBHOOK_RETRY_WINDOW", 24 * 3600)
+# How long a worker holds a claimed delivery; must outlast an attempt.
+WEBHOOK_LEASE_SECONDS = max(env_float("WEBHOOK_LEASE_SECONDS", 60), WEBHOOK_TIMEOUT + 5)
+WEBHOOK_SECRET_GRACE = env_float("WEBHOOK_SECRET_GRACE", 24 * 3600)
 
 LOGGING = {
     "version": 1,
