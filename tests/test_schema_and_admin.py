@@ -66,14 +66,6 @@ def test_docs_page(anon):
     assert b"/static/drf_spectacular_sidecar/swagger-ui-dist/" in response.content
 
 
-@pytest.fixture
-def admin_client(db):
-    admin = User.objects.create_superuser("root", "root@example.com", "pw")
-    client = Client()
-    client.force_login(admin)
-    return client
-
-
 def test_admin_pages_render(admin_client, alice):
     room = RoomFactory(account=alice.user)
     message = MessageFactory(account=alice.user, room=room, body="Where is my order?")

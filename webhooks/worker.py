@@ -122,12 +122,17 @@ def delivery_record(delivery: Delivery, *, started_at, outcome: transport.Outcom
 
 
 def _send_safely(delivery: Delivery) -> None:
-    close_old_connections()
     try:
         delivery_send(delivery)
     except Exception:
         # The lease lapses and the delivery is attempted again; the worker keeps going.
         logger.exception("Delivery %s failed unexpectedly", delivery.uuid)
+
+
+def _send_in_thread(delivery: Delivery) -> None:
+    close_old_connections()
+    try:
+        _send_safely(delivery)
     finally:
         close_old_connections()
 
@@ -140,12 +145,23 @@ def run(
     should_stop: Callable[[], bool] = lambda: False,
 ) -> None:
     """Deliver until `should_stop()` (or, with `once`, until nothing is due)."""
+    if concurrency == 1:
+        # In this thread (and its database connection): no pool needed.
+        while not should_stop():
+            claimed = deliveries_claim(limit=1)
+            for delivery in claimed:
+                _send_safely(delivery)
+            if not claimed:
+                if once:
+                    return
+                time.sleep(poll_interval)
+        return
     with ThreadPoolExecutor(concurrency, thread_name_prefix="webhook") as pool:
         running = set()
         while not should_stop():
             free = concurrency - len(running)
             claimed = deliveries_claim(limit=free) if free else []
-            running |= {pool.submit(_send_safely, delivery) for delivery in claimed}
+            running |= {pool.submit(_send_in_thread, delivery) for delivery in claimed}
             if running:
                 # Claim again as soon as a slot frees up, or after a poll interval.
                 _done, running = wait(running, timeout=poll_interval, return_when=FIRST_COMPLETED)
