@@ -253,6 +253,21 @@ def test_delivery_payload_headers_and_signature(alice, receiver):
     assert (attempt.number, attempt.status_code, attempt.error) == (1, 200, "")
 
 
+def test_signatures_verify_with_the_standard_webhooks_library(alice, receiver):
+    from standardwebhooks.webhooks import Webhook as StandardWebhook
+    from standardwebhooks.webhooks import WebhookVerificationError
+
+    hook = subscribe(alice, receiver.url)
+    post_message(alice, RoomFactory(account=alice.user), body="verify me")
+    deliver()
+    [request] = receiver.received
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    verified = StandardWebhook(hook["secret"]).verify(request.body, headers)
+    assert verified["data"]["body"] == "verify me"
+    with pytest.raises(WebhookVerificationError):
+        StandardWebhook(hook["secret"]).verify(request.body.replace(b"me", b"us"), headers)
+
+
 def test_lead_and_chat_events_carry_the_api_rendering(alice, receiver):
     subscribe(alice, receiver.url, event="lead.added")
     subscribe(alice, receiver.url, event="chat.added")
