@@ -241,6 +241,8 @@ WEBHOOK_RETRY_WINDOW = env_float("WEBHOOK_RETRY_WINDOW", 24 * 3600)
 # How long a worker holds a claimed delivery; must outlast an attempt.
 WEBHOOK_LEASE_SECONDS = max(env_float("WEBHOOK_LEASE_SECONDS", 60), WEBHOOK_TIMEOUT + 5)
 WEBHOOK_SECRET_GRACE = env_float("WEBHOOK_SECRET_GRACE", 24 * 3600)
+# Finished deliveries (with their attempt log) are deleted after this many days.
+WEBHOOK_LOG_RETENTION_DAYS = env_int("WEBHOOK_LOG_RETENTION_DAYS", 30)
 
 LOGGING = {
     "version": 1,

@@ -192,3 +192,11 @@ def test_notifications_fire_the_keyword_notification_webhook(alice, receiver):
     notification = alice.client.get("/api/v1/keyword_notifications/").json()["results"][0]
     assert data == notification
     assert Delivery.objects.get().status == "succeeded"
+
+
+def test_keyword_list_query_count(alice, django_assert_num_queries):
+    for keyword in ["a1", "b2", "c3"]:
+        add_keyword(alice, keyword)
+    alice.client.get("/api/v1/keywords/")
+    with django_assert_num_queries(3):  # key, count, page
+        assert alice.client.get("/api/v1/keywords/").json()["count"] == 3

@@ -603,3 +603,44 @@ def test_worker_process_killed_mid_delivery_is_retried_by_the_next_one(make_acco
     assert delivery.status == DeliveryStatus.SUCCEEDED
     assert [a.number for a in delivery.attempts.all()] == [2]
     assert [r.headers["webhook-id"] for r in receiver.received] == [str(delivery.uuid)] * 2
+
+
+def test_finished_deliveries_are_pruned_after_the_retention_period(alice, receiver, settings):
+    settings.WEBHOOK_LOG_RETENTION_DAYS = 30
+    subscribe(alice, receiver.url)
+    room = RoomFactory(account=alice.user)
+    post_message(alice, room)
+    deliver()
+    old = timezone.now() - timezone.timedelta(days=31)
+    Delivery.objects.update(completed_at=old)
+    Event.objects.update(created_at=old)
+    receiver.default = 500
+    settings.WEBHOOK_RETRY_BASE_DELAY = 60
+    post_message(alice, room)  # pending: kept whatever its age
+    Delivery.objects.filter(status=DeliveryStatus.PENDING).update(created_at=old)
+    assert worker.deliveries_prune() == 2  # the old delivery and its attempt
+    assert list(Delivery.objects.values_list("status", flat=True)) == [DeliveryStatus.PENDING]
+    assert Event.objects.count() == 1
+
+
+def test_webhook_filters_and_target_updates_are_checked(alice, receiver, settings):
+    subscribe(alice, receiver.url, event="lead.added")
+    hook = subscribe(alice, receiver.url, event="chat.added")
+    assert alice.client.get("/api/v1/webhooks/?event=chat.added").json()["count"] == 1
+    assert alice.client.get("/api/v1/webhooks/?is_active=false").json()["count"] == 0
+    assert alice.client.get("/api/v1/webhooks/?event=nope").status_code == 400
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+    response = alice.client.patch(
+        f"/api/v1/webhooks/{hook['uuid']}/", {"target": "http://10.0.0.1/x"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"target": ["The target must be a public address."]}
+    assert Webhook.objects.get(uuid=hook["uuid"]).target == receiver.url
+
+
+def test_webhook_list_query_count(alice, receiver, django_assert_num_queries):
+    for event in ["lead.added", "chat.added", "message.added"]:
+        subscribe(alice, receiver.url, event=event)
+    alice.client.get("/api/v1/webhooks/")
+    with django_assert_num_queries(3):  # key, count, page
+        assert alice.client.get("/api/v1/webhooks/").json()["count"] == 3

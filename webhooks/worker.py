@@ -19,7 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from . import transport
-from .models import Delivery, DeliveryAttempt, DeliveryStatus, Webhook
+from .models import Delivery, DeliveryAttempt, DeliveryStatus, Event, Webhook
 from .services import retry_delay
 from .signing import sign
 
@@ -31,6 +31,10 @@ USER_AGENT = "AskHandle-Webhooks/1.0"
 def deliveries_claim(*, limit: int) -> list[Delivery]:
     """Lease up to `limit` due deliveries of active subscriptions, counting their attempt."""
     now = timezone.now()
+    due_now = Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+    # A plain read first: an idle worker never takes SQLite's write lock just to look.
+    if not due_now.exists():
+        return []
     with transaction.atomic():
         due = (
             Delivery.objects.filter(
@@ -137,6 +141,19 @@ def _send_in_thread(delivery: Delivery) -> None:
         close_old_connections()
 
 
+def deliveries_prune() -> int:
+    """Forget finished deliveries (and their log and events) older than the retention period."""
+    cutoff = timezone.now() - timedelta(days=settings.WEBHOOK_LOG_RETENTION_DAYS)
+    deleted, _ = Delivery.objects.filter(
+        status__in=[DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED], completed_at__lt=cutoff
+    ).delete()
+    Event.objects.filter(created_at__lt=cutoff, deliveries__isnull=True).delete()
+    return deleted
+
+
+PRUNE_EVERY = 3600.0
+
+
 def run(
     *,
     concurrency: int = 4,
@@ -145,10 +162,19 @@ def run(
     should_stop: Callable[[], bool] = lambda: False,
 ) -> None:
     """Deliver until `should_stop()` (or, with `once`, until nothing is due)."""
+    pruned_at = None
+
+    def claim(limit: int) -> list[Delivery]:
+        nonlocal pruned_at
+        if pruned_at is None or time.monotonic() - pruned_at > PRUNE_EVERY:
+            deliveries_prune()
+            pruned_at = time.monotonic()
+        return deliveries_claim(limit=limit)
+
     if concurrency == 1:
         # In this thread (and its database connection): no pool needed.
         while not should_stop():
-            claimed = deliveries_claim(limit=1)
+            claimed = claim(1)
             for delivery in claimed:
                 _send_safely(delivery)
             if not claimed:
@@ -160,7 +186,7 @@ def run(
         running = set()
         while not should_stop():
             free = concurrency - len(running)
-            claimed = deliveries_claim(limit=free) if free else []
+            claimed = claim(free) if free else []
             running |= {pool.submit(_send_in_thread, delivery) for delivery in claimed}
             if running:
                 # Claim again as soon as a slot frees up, or after a poll interval.
