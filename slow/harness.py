@@ -97,6 +97,7 @@ class Server:
     workers: int = 4
     port: int = field(default_factory=free_port)
     log: Path = field(default_factory=lambda: artifact("server.log"))
+
     process: subprocess.Popen | None = None
 
     @property
@@ -104,7 +105,7 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Server:
-        with self.log.open("a") as out:
+        with self.log.open("w") as out:
             self.process = subprocess.Popen(
                 [
                     str(VENV_BIN / "gunicorn"), "askhandle.wsgi",
@@ -146,7 +147,13 @@ class Server:
 
 # --- a private PostgreSQL cluster (the shared one is never restarted) ---------------------------
 
-PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _newest_pg_bin() -> str:
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
+    return str(versions[-1]) if versions else "/usr/lib/postgresql/15/bin"
+
+
+PG_BIN = Path(os.environ.get("PG_BIN") or _newest_pg_bin())
 
 
 @dataclass
@@ -186,22 +193,27 @@ class PrivatePostgres:
         if os.geteuid() == 0:
             shutil.chown(self.directory, self.os_user)
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
-        self._run(
-            "pg_ctl", "-D", str(self.data), "-l", str(self.directory / "server.log"), "-w",
-            "-o", f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1"
-            " -c max_connections=200 -c fsync=on",
-            "start",
-        )  # fmt: skip
+        self._start()
         with psycopg.connect(
             f"postgres://postgres@127.0.0.1:{self.port}/postgres", autocommit=True
         ) as conn:
             conn.execute("CREATE DATABASE askhandle")
         return self
 
-    def restart(self) -> float:
-        """Stop (fast: connections are cut, open transactions roll back) and start again; returns
-        how long PostgreSQL was unavailable."""
-        return self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "restart")
+    def _start(self) -> None:
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.directory / "server.log"), "-w",
+            "-o", f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1"
+            " -c max_connections=200 -c fsync=on",
+            "start",
+        )  # fmt: skip
+
+    def restart(self, outage: float) -> None:
+        """Stop PostgreSQL (fast: connections are cut, open transactions roll back), keep it down
+        `outage` seconds, start it again, and return once it accepts connections."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+        time.sleep(outage)
+        self._start()
 
     def stop(self) -> None:
         if self.directory is None:
