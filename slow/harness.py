@@ -89,6 +89,15 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
+def _no_control_socket() -> list[str]:
+    """gunicorn 24+ opens a control socket at one fixed path per user; several servers on one
+    machine would take it from each other."""
+    help_text = subprocess.run(
+        [str(VENV_BIN / "gunicorn"), "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    return ["--no-control-socket"] if "--no-control-socket" in help_text else []
+
+
 @dataclass
 class Server:
     """gunicorn serving the project, as `./dev serve` and the Dockerfile run it."""
@@ -112,6 +121,7 @@ class Server:
                     "--bind", f"127.0.0.1:{self.port}",
                     "--workers", str(self.workers),
                     "--graceful-timeout", "5",
+                    *_no_control_socket(),
                 ],
                 cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -303,7 +313,14 @@ class Connection:
         while (line := await self.reader.readuntil(b"\r\n")) != b"\r\n":
             name, _, value = line.decode("latin-1").partition(":")
             headers[name.strip().lower()] = value.strip()
-        body = await self.reader.readexactly(int(headers.get("content-length", 0)))
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            body = b""
+            while size := int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16):
+                body += await self.reader.readexactly(size)
+                await self.reader.readexactly(2)
+            await self.reader.readuntil(b"\r\n")
+        else:
+            body = await self.reader.readexactly(int(headers.get("content-length", 0)))
         if headers.get("connection", "").lower() == "close":
             await self.close()
         return Answer(status, body, time.monotonic() - started)

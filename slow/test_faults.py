@@ -17,6 +17,7 @@ import json
 import os
 import socket
 import time
+from urllib.parse import urlencode
 
 import psycopg
 import pytest
@@ -27,6 +28,7 @@ CONNECTIONS = int(os.environ.get("FAULT_CONNECTIONS", "16"))
 # How long PostgreSQL stays down (a restart for an upgrade or a failover takes seconds).
 OUTAGE_SECONDS = float(os.environ.get("FAULT_OUTAGE_SECONDS", "3"))
 RECOVERY_LIMIT_SECONDS = 5.0
+FORM = "application/x-www-form-urlencoded"
 
 
 @pytest.fixture(scope="module")
@@ -146,11 +148,13 @@ def test_postgres_restart_during_load(server, postgres):
     assert set(tally.created) <= stored, figures
 
 
-def _half_request(port: int, path: str, key: str, body: bytes, sent: int) -> None:
+def _half_request(
+    port: int, path: str, key: str, body: bytes, sent: int, content_type: str = "application/json"
+) -> bytes:
     """Send the headers and the first `sent` bytes of the body, then close the connection."""
     head = (
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Token {key}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode()
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(head + body[:sent])
@@ -158,8 +162,10 @@ def _half_request(port: int, path: str, key: str, body: bytes, sent: int) -> Non
         sock.shutdown(socket.SHUT_WR)
         # gunicorn answers (or closes) once it sees the body end early; wait for that.
         sock.settimeout(10)
-        while sock.recv(4096):
-            pass
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+    return answer
 
 
 def test_client_disconnecting_mid_body_writes_nothing(server, postgres):
@@ -172,10 +178,27 @@ def test_client_disconnecting_mid_body_writes_nothing(server, postgres):
         }
     ).encode()
     room = json.dumps({"name": "half a room", "greeting_message": "x" * 500}).encode()
-    for sent in (0, 1, len(message) // 2, len(message) - 1):
-        _half_request(server.port, "/api/v1/messages/", server.key, message, sent)
-    for sent in (0, len(room) // 2, len(room) - 1):
-        _half_request(server.port, "/api/v1/rooms/", server.key, room, sent)
+    # Cut anywhere after its first field, what arrived of a form body is a valid form body.
+    form = urlencode({"room": server.rooms[0], "body": "Hello, my order has not arrived"}).encode()
+    answers = (
+        [
+            _half_request(server.port, "/api/v1/messages/", server.key, message, sent)
+            for sent in (0, 1, len(message) // 2, len(message) - 1)
+        ]
+        + [
+            _half_request(server.port, "/api/v1/rooms/", server.key, room, sent)
+            for sent in (0, len(room) // 2, len(room) - 1)
+        ]
+        + [
+            _half_request(server.port, "/api/v1/messages/", server.key, form, sent, FORM)
+            for sent in (form.index(b"order"), len(form) - 1)
+        ]
+    )
+    assert table_counts(postgres.url) == before
+    # Nobody is left to read the answer, but the server gave one: the body was incomplete.
+    for answer in answers:
+        assert answer.startswith(b"HTTP/1.1 400 "), answer
+        assert b"Incomplete request body" in answer, answer
 
     # The server is fine afterwards and the complete request still works.
     async def complete() -> harness.Answer:
@@ -186,7 +209,6 @@ def test_client_disconnecting_mid_body_writes_nothing(server, postgres):
         await connection.close()
         return answer
 
-    assert table_counts(postgres.url) == before
     answer = asyncio.run(complete())
     assert answer.status == 201, answer
     after = table_counts(postgres.url)
