@@ -45,16 +45,17 @@ def server():
         harness.manage("collectstatic", "--noinput", "-v0", env=env)
         key = harness.account_with_key(env, "browser-admin", superuser=True)
         with harness.Server(env, workers=2) as running:
-            running.key = key
-            yield running
+            yield running, key
 
 
 @pytest.fixture(scope="module")
 def room(server):
+    server, key = server
+
     async def make():
         connection = harness.Connection(server.port)
         answer = await connection.request(
-            "POST", "/api/v1/rooms/", key=server.key, payload={"name": ROOM_NAME}
+            "POST", "/api/v1/rooms/", key=key, payload={"name": ROOM_NAME}
         )
         assert answer.status == 201, answer
         room = answer.json()
@@ -62,7 +63,7 @@ def room(server):
             answer = await connection.request(
                 "POST",
                 "/api/v1/messages/",
-                key=server.key,
+                key=key,
                 payload={"room": {"uuid": room["uuid"]}, "body": body, "nickname": nickname},
             )
             assert answer.status == 201, answer
@@ -112,6 +113,7 @@ def console_errors(browser) -> list[str]:
 
 
 def test_admin_login_and_room_with_its_messages(server, room, browser):
+    server, _ = server
     browser.get(f"{server.base}/admin/")
     # Not logged in: the admin sends a person to its login form.
     assert "/admin/login/" in browser.current_url
@@ -157,6 +159,7 @@ def test_admin_login_and_room_with_its_messages(server, room, browser):
 
 
 def test_api_docs_page_renders_from_this_server(server, browser):
+    server, _ = server
     browser.get(f"{server.base}/api/v1/docs/")
     title = wait(browser).until(
         ec.visibility_of_element_located((By.CSS_SELECTOR, ".swagger-ui .info .title"))

@@ -3,8 +3,9 @@ temporary condition: the client gets `503 {"detail": ...}` with `Retry-After` an
 same request again, instead of a 500 that reads like a bug in its request.
 
 Only OperationalError and InterfaceError mean that: the connection broke, could not be made, or
-the pool had none to give in time (psycopg's PoolTimeout is an OperationalError). The transaction
-of that request rolled back, so nothing of it was stored. IntegrityError and the like stay 500s.
+the pool had none to give in time (psycopg's PoolTimeout is an OperationalError; so is SQLite's
+"database is locked" after its busy timeout). The transaction of that request rolled back, so
+nothing of it was stored. IntegrityError and the like stay 500s: they are bugs, not outages.
 """
 
 from django.db import InterfaceError, OperationalError
