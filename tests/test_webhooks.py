@@ -644,3 +644,19 @@ def test_webhook_list_query_count(alice, receiver, django_assert_num_queries):
     alice.client.get("/api/v1/webhooks/")
     with django_assert_num_queries(3):  # key, count, page
         assert alice.client.get("/api/v1/webhooks/").json()["count"] == 3
+
+
+def test_the_worker_survives_a_database_outage(db, monkeypatch, caplog):
+    from django.db import OperationalError
+
+    calls = []
+
+    def unavailable(*, limit):
+        calls.append(limit)
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(worker, "deliveries_claim", unavailable)
+    stops = iter([False, False, True])
+    worker.run(concurrency=1, poll_interval=0.01, should_stop=lambda: next(stops))
+    assert len(calls) == 2
+    assert "database unavailable" in caplog.text

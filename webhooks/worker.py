@@ -14,7 +14,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import InterfaceError, OperationalError, close_old_connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -166,10 +166,16 @@ def run(
 
     def claim(limit: int) -> list[Delivery]:
         nonlocal pruned_at
-        if pruned_at is None or time.monotonic() - pruned_at > PRUNE_EVERY:
-            deliveries_prune()
-            pruned_at = time.monotonic()
-        return deliveries_claim(limit=limit)
+        try:
+            if pruned_at is None or time.monotonic() - pruned_at > PRUNE_EVERY:
+                deliveries_prune()
+                pruned_at = time.monotonic()
+            return deliveries_claim(limit=limit)
+        except (OperationalError, InterfaceError):
+            # The database is away (restart, failover): keep polling until it is back.
+            logger.warning("Webhook worker: database unavailable", exc_info=True)
+            close_old_connections()
+            return []
 
     if concurrency == 1:
         # In this thread (and its database connection): no pool needed.
