@@ -3,10 +3,19 @@ import re
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
+from webhooks.models import EventType
+from webhooks.services import event_emit
 
 from .models import Lead
 
 ATTEMPTS = 3
+
+
+@transaction.atomic
+def lead_create(*, account: User, **fields) -> Lead:
+    lead = Lead.objects.create(account=account, **fields)
+    event_emit(account=account, event=EventType.LEAD_ADDED, instance=lead)
+    return lead
 
 
 def _phone_key(phone_number: str) -> str | None:
@@ -41,7 +50,7 @@ def lead_record_from_chat(
             with transaction.atomic():
                 lead = _lead_for_key(account, key, details)
                 if lead is None:
-                    return Lead.objects.create(account=account, chat_key=key, **details)
+                    return lead_create(account=account, chat_key=key, **details)
                 changed = [name for name, value in details.items() if getattr(lead, name) != value]
                 if "email" in changed and lead.email.casefold() == details["email"].casefold():
                     changed.remove("email")  # the same address, spelt in other case

@@ -2,8 +2,11 @@ from django.db import transaction
 
 from accounts.models import User
 from bot.services import bot_message_received
+from keywords.services import keyword_notifications_record
 from leads.services import chat_lead_record
 from rooms.models import Room
+from webhooks.models import EventType
+from webhooks.services import event_emit
 
 from .models import Message
 
@@ -19,5 +22,14 @@ def message_create(*, account: User, room: Room, **fields) -> Message:
     message = Message.objects.create(account=account, room=room, **fields)
     if not message.is_support_sender:
         chat_lead_record(message=message)
+    message_added(message=message)
+    if not message.is_support_sender:
+        # Last: the bot's answer is a message of its own, added after this one.
         bot_message_received(message=message)
     return message
+
+
+def message_added(*, message: Message) -> None:
+    """What follows a new message, however it was created (API or admin), in its transaction."""
+    keyword_notifications_record(message=message)
+    event_emit(account=message.account, event=EventType.MESSAGE_ADDED, instance=message)

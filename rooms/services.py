@@ -5,6 +5,8 @@ from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
 from bot.services import account_greeting
+from webhooks.models import EventType
+from webhooks.services import event_emit
 
 from .models import Room
 
@@ -30,6 +32,7 @@ def room_create(*, account: User, label: str | None = None, **fields) -> Room:
         try:
             with transaction.atomic():
                 room.save(force_insert=True)
+                event_emit(account=account, event=EventType.CHAT_ADDED, instance=room)
         except IntegrityError:
             continue
         return room
