@@ -20,7 +20,7 @@ class RoomFactory(factory.django.DjangoModelFactory):
 
     label = factory.Sequence(lambda n: f"room-{n}")
     name = factory.Sequence(lambda n: f"Room {n}")
-    # Off unless a test is about the bot: its answers are messages (and webhook events) of their own.
+    # Off unless a test is about the bot: its answers are messages (and events) of their own.
     is_bot_use = False
 
 

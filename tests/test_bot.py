@@ -12,6 +12,12 @@ from rooms.models import Room
 from .factories import RoomFactory
 
 URL = "/api/v1/messages/"
+
+
+def bot_room(user, **fields):
+    return RoomFactory(account=user, is_bot_use=True, **fields)
+
+
 SHIPPING = "We ship to the US and Canada; delivery takes 3 to 5 business days."
 REFUNDS = "You can return any item within 30 days for a full refund."
 PASSWORD = "Click 'Forgot password' on the sign-in page and follow the email."
@@ -41,7 +47,7 @@ def post(account, room, body, **extra):
 
 
 def test_answers_from_knowledge(alice, knowledge):
-    room = RoomFactory(account=alice.user, is_bot_use=True)
+    room = bot_room(alice.user)
     sent = post(alice, room, "How long does delivery take?")
     assert (sent["support_answer"], sent["terminated"]) == (SHIPPING, False)
     assert alice.client.get(f"{URL}{sent['uuid']}/").json()["support_answer"] == SHIPPING
@@ -53,7 +59,7 @@ def test_answers_from_knowledge(alice, knowledge):
 
 
 def test_hands_off_when_nothing_answers_with_confidence(alice, knowledge):
-    room = RoomFactory(account=alice.user, is_bot_use=True)
+    room = bot_room(alice.user)
     sent = post(alice, room, "Can I pay with Bitcoin on Saturdays?")
     assert (sent["support_answer"], sent["terminated"]) == (DEFAULT_HANDOFF_MESSAGE, True)
     room.refresh_from_db()
@@ -75,19 +81,17 @@ def test_hands_off_when_nothing_answers_with_confidence(alice, knowledge):
 
 def test_account_hand_off_text(alice, knowledge):
     BotSettings.objects.create(account=alice.user, handoff_message="A human will reply soon.")
-    sent = post(alice, RoomFactory(account=alice.user, is_bot_use=True), "Do you sell gift cards?")
+    sent = post(alice, bot_room(alice.user), "Do you sell gift cards?")
     assert (sent["support_answer"], sent["terminated"]) == ("A human will reply soon.", True)
 
 
 def test_with_no_knowledge_every_question_is_handed_off(alice):
-    sent = post(
-        alice, RoomFactory(account=alice.user, is_bot_use=True), "How long does shipping take?"
-    )
+    sent = post(alice, bot_room(alice.user), "How long does shipping take?")
     assert (sent["support_answer"], sent["terminated"]) == (DEFAULT_HANDOFF_MESSAGE, True)
 
 
 def test_support_messages_are_never_answered(alice, knowledge):
-    room = RoomFactory(account=alice.user, is_bot_use=True)
+    room = bot_room(alice.user)
     sent = post(alice, room, "How long does shipping take?", is_support_sender=True)
     assert (sent["support_answer"], sent["terminated"]) == (None, False)
     assert room.messages.count() == 1
@@ -102,7 +106,7 @@ def test_bot_off_means_no_answer(alice, knowledge):
 
 
 def test_short_follow_up_uses_the_conversation(alice, knowledge):
-    room = RoomFactory(account=alice.user, is_bot_use=True)
+    room = bot_room(alice.user)
     assert post(alice, room, "How can I reset my password?")["support_answer"] == PASSWORD
     assert post(alice, room, "And on my phone?")["support_answer"] == PASSWORD_MOBILE
     # A follow-up on another subject is answered on its own.
@@ -110,12 +114,12 @@ def test_short_follow_up_uses_the_conversation(alice, knowledge):
 
 
 def test_the_same_follow_up_alone_is_not_about_passwords(alice, knowledge):
-    sent = post(alice, RoomFactory(account=alice.user, is_bot_use=True), "And on my phone?")
+    sent = post(alice, bot_room(alice.user), "And on my phone?")
     assert sent["support_answer"] != PASSWORD
 
 
 def test_one_accounts_knowledge_never_answers_another(alice, bob, knowledge):
-    room = RoomFactory(account=bob.user, is_bot_use=True)
+    room = bot_room(bob.user)
     sent = post(bob, room, "How long does shipping take?")
     assert (sent["support_answer"], sent["terminated"]) == (DEFAULT_HANDOFF_MESSAGE, True)
     # And bob's own entry answers bob, not alice.
@@ -123,15 +127,11 @@ def test_one_accounts_knowledge_never_answers_another(alice, bob, knowledge):
         account=bob.user, question="How long does shipping take?", answer="Bob ships in a day."
     )
     assert (
-        post(bob, RoomFactory(account=bob.user, is_bot_use=True), "How long does shipping take?")[
-            "support_answer"
-        ]
+        post(bob, bot_room(bob.user), "How long does shipping take?")["support_answer"]
         == "Bob ships in a day."
     )
     assert (
-        post(
-            alice, RoomFactory(account=alice.user, is_bot_use=True), "How long does shipping take?"
-        )["support_answer"]
+        post(alice, bot_room(alice.user), "How long does shipping take?")["support_answer"]
         == SHIPPING
     )
 
@@ -141,15 +141,11 @@ def test_edited_and_deleted_entries_are_searched_as_they_are_now(alice, knowledg
     entry.question, entry.answer = "Do you deliver on weekends?", "Yes, on Saturdays."
     entry.save()
     assert (
-        post(alice, RoomFactory(account=alice.user, is_bot_use=True), "delivery on Saturday?")[
-            "support_answer"
-        ]
+        post(alice, bot_room(alice.user), "delivery on Saturday?")["support_answer"]
         == "Yes, on Saturdays."
     )
     entry.delete()
-    assert post(alice, RoomFactory(account=alice.user, is_bot_use=True), "delivery on Saturday?")[
-        "terminated"
-    ]
+    assert post(alice, bot_room(alice.user), "delivery on Saturday?")["terminated"]
 
 
 def test_new_rooms_take_the_accounts_greeting(alice, bob):
@@ -165,7 +161,7 @@ def test_new_rooms_take_the_accounts_greeting(alice, bob):
 
 
 def test_hand_offs_are_listed_in_the_admin(alice, knowledge, admin_user):
-    room = RoomFactory(account=alice.user, name="Bitcoin room", is_bot_use=True)
+    room = bot_room(alice.user, name="Bitcoin room")
     post(alice, room, "Can I pay with Bitcoin?")
     assert site.is_registered(HandOff)
     client = Client()
@@ -183,7 +179,7 @@ def test_answer_queries_do_not_grow_with_the_knowledge(entries, alice, django_as
         KnowledgeEntry.objects.create(
             account=alice.user, question=f"How long does shipping take to zone {n}?", answer=f"{n}"
         )
-    room = RoomFactory(account=alice.user, is_bot_use=True)
+    room = bot_room(alice.user)
     post(alice, room, "Hello there, how long does shipping take?")  # the key's last-used time
     # Key, room, insert, keywords, webhooks, history, search (counts + candidates), answer
     # update, support message insert and its webhooks, and three savepoints with their releases:

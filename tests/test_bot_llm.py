@@ -19,6 +19,12 @@ from messaging.models import Message
 from .factories import RoomFactory
 
 URL = "/api/v1/messages/"
+
+
+def bot_room(user, **fields):
+    return RoomFactory(account=user, is_bot_use=True, **fields)
+
+
 SHIPPING = "Standard shipping takes 3 to 5 business days."
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -110,7 +116,7 @@ def run_worker():
 
 
 def test_request_shape_and_answer(fake_model, account):
-    room = RoomFactory(account=account.user, is_bot_use=True)
+    room = bot_room(account.user)
     Message.objects.create(account=account.user, room=room, body="Hello", is_support_sender=False)
     Message.objects.create(
         account=account.user, room=room, body="Hi! How can I help?", is_support_sender=True
@@ -143,7 +149,7 @@ def test_request_shape_and_answer(fake_model, account):
 
 def test_the_model_can_hand_off(fake_model, account):
     fake_model.reply = "HANDOFF"
-    room = RoomFactory(account=account.user, is_bot_use=True)
+    room = bot_room(account.user)
     sent = post(account, room, "Can I pay with Bitcoin?")
     assert (sent["support_answer"], sent["terminated"]) == (DEFAULT_HANDOFF_MESSAGE, True)
     assert HandOff.objects.get().reason == HandOff.Reason.LLM
@@ -153,17 +159,13 @@ def test_the_model_can_hand_off(fake_model, account):
 
 def test_model_error_falls_back_to_the_built_in_answer(fake_model, account):
     fake_model.status = 500
-    sent = post(
-        account, RoomFactory(account=account.user, is_bot_use=True), "How long does shipping take?"
-    )
+    sent = post(account, bot_room(account.user), "How long does shipping take?")
     assert (sent["support_answer"], sent["terminated"]) == (SHIPPING, False)
 
 
 def test_unreachable_model_falls_back(settings, account):
     settings.BOT_LLM_URL, settings.BOT_LLM_MODEL = "http://127.0.0.1:9/v1", "m"
-    sent = post(
-        account, RoomFactory(account=account.user, is_bot_use=True), "How long does shipping take?"
-    )
+    sent = post(account, bot_room(account.user), "How long does shipping take?")
     assert sent["support_answer"] == SHIPPING
 
 
@@ -171,7 +173,7 @@ def test_slow_model_answers_in_the_background(fake_model, account, settings):
     settings.BOT_ANSWER_BUDGET_SECONDS = 0.3
     settings.BOT_LLM_TIMEOUT_SECONDS = 5.0
     fake_model.delay = 2.5  # past the budget, within the model's timeout
-    room = RoomFactory(account=account.user, is_bot_use=True)
+    room = bot_room(account.user)
     started = time.monotonic()
     sent = post(account, room, "How long does shipping take?")
     # The create did not wait for the model (a wide margin: this checks the bound, not speed).
@@ -192,9 +194,7 @@ def test_model_timing_out_in_the_background_falls_back(fake_model, account, sett
     settings.BOT_ANSWER_BUDGET_SECONDS = 0.2
     settings.BOT_LLM_TIMEOUT_SECONDS = 0.4
     fake_model.delay = 5.0
-    sent = post(
-        account, RoomFactory(account=account.user, is_bot_use=True), "How long does shipping take?"
-    )
+    sent = post(account, bot_room(account.user), "How long does shipping take?")
     assert sent["support_answer"] is None
     time.sleep(0.25)
     run_worker()
@@ -235,7 +235,7 @@ def test_sample_frontend_polling_gets_the_answer(fake_model, account, settings):
 def test_a_room_taken_over_meanwhile_is_left_alone(fake_model, account, settings):
     settings.BOT_ANSWER_BUDGET_SECONDS = 0.2
     fake_model.delay = 0.5
-    room = RoomFactory(account=account.user, is_bot_use=True)
+    room = bot_room(account.user)
     sent = post(account, room, "How long does shipping take?")
     room.is_bot_use = False
     room.save()
@@ -250,7 +250,7 @@ def test_the_task_is_enqueued_in_the_messages_transaction(fake_model, account):
 
     from messaging.services import message_create
 
-    room = RoomFactory(account=account.user, is_bot_use=True)
+    room = bot_room(account.user)
     with pytest.raises(RuntimeError), transaction.atomic():
         message = message_create(account=account.user, room=room, body="Shipping time?")
         [task] = DBTaskResult.objects.all()
@@ -268,9 +268,7 @@ def test_an_unexpected_failure_still_answers(fake_model, account, monkeypatch):
         raise RuntimeError("a bug, not a model error")
 
     monkeypatch.setattr(services, "llm_answer", broken)
-    sent = post(
-        account, RoomFactory(account=account.user, is_bot_use=True), "How long does shipping take?"
-    )
+    sent = post(account, bot_room(account.user), "How long does shipping take?")
     assert sent["support_answer"] is None  # the create still answers 201 at once
     DBTaskResult.objects.update(run_after=timezone.now())
     run_worker()
