@@ -186,3 +186,18 @@ def test_answer_queries_do_not_grow_with_the_knowledge(entries, alice, django_as
     # no more with 40 entries than with 3.
     with django_assert_num_queries(17):
         post(alice, room, "How long does shipping take to zone 2?")
+
+
+def test_the_bots_answer_is_a_message_added_event_of_its_own(alice, knowledge):
+    from webhooks.models import Event, Webhook
+
+    Webhook.objects.create(
+        account=alice.user, event="message.added", target="https://hooks.example.com/messages"
+    )
+    sent = post(alice, bot_room(alice.user), "How long does delivery take?")
+    events = Event.objects.filter(type="message.added").order_by("id")
+    assert [(e.data["body"], e.data["is_support_sender"]) for e in events] == [
+        ("How long does delivery take?", False),
+        (SHIPPING, True),
+    ]
+    assert events[0].data["uuid"] == sent["uuid"]

@@ -113,3 +113,16 @@ def test_concurrent_messages_make_one_lead(make_account):
     assert errors == []
     assert Lead.objects.count() == 1
     assert Message.objects.count() == 6
+
+
+def test_a_new_chat_lead_fires_lead_added_once(alice):
+    from webhooks.models import Event, Webhook
+
+    Webhook.objects.create(
+        account=alice.user, event="lead.added", target="https://hooks.example.com/leads"
+    )
+    room = RoomFactory(account=alice.user)
+    post(alice, room, email="mary@example.com")
+    post(alice, room, email="mary@example.com", nickname="Mary", phone_number="+1 555 0100")
+    [event] = Event.objects.filter(type="lead.added")
+    assert event.data["uuid"] == str(Lead.objects.get().uuid)
