@@ -55,7 +55,11 @@ def room(server):
     async def make():
         connection = harness.Connection(server.port)
         answer = await connection.request(
-            "POST", "/api/v1/rooms/", key=key, payload={"name": ROOM_NAME}
+            # The bot off: the conversation shown is the visitor's messages alone.
+            "POST",
+            "/api/v1/rooms/",
+            key=key,
+            payload={"name": ROOM_NAME, "is_bot_use": False},
         )
         assert answer.status == 201, answer
         room = answer.json()
