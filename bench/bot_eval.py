@@ -188,6 +188,7 @@ def evaluate_here() -> dict:
 
 def main() -> int:
     if os.environ.get("BOT_EVAL_CHILD"):
+        sys.path.insert(0, str(ROOT))  # the project, as manage.py would see it
         print(json.dumps(evaluate_here()))
         return 0
     databases = {"sqlite": None}
