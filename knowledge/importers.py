@@ -28,7 +28,9 @@ def entry_data(*, question, answer, tags, line: int) -> EntryData:
         raise ImportFileError(line, "the question is missing or empty")
     if not isinstance(answer, str) or not answer.strip():
         raise ImportFileError(line, "the answer is missing or empty")
-    if isinstance(tags, str):
+    if tags is None:
+        tags = []
+    elif isinstance(tags, str):
         tags = tags.split(",")
     if not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags):
         raise ImportFileError(line, "tags must be a list of strings or a comma-separated string")

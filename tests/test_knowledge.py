@@ -107,10 +107,15 @@ def test_import_json(tmp_path, alice):
     data = [
         {"question": "Q one", "answer": "A one", "tags": ["x", "y"]},
         {"question": "Q two", "answer": "A two", "tags": "z"},
+        {"question": "Q three", "answer": "A three", "tags": None},
     ]
     out, _ = run_import(tmp_path, "kb.json", json.dumps(data, indent=2))
-    assert "2 created" in out
-    assert entries(alice.user) == [("Q one", "A one", "x, y"), ("Q two", "A two", "z")]
+    assert "3 created" in out
+    assert entries(alice.user) == [
+        ("Q one", "A one", "x, y"),
+        ("Q three", "A three", ""),
+        ("Q two", "A two", "z"),
+    ]
 
 
 def test_import_markdown(tmp_path, alice):
