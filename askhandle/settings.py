@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "rooms",
     "messaging",
     "leads",
+    "idempotency",
 ]
 
 MIDDLEWARE = [
@@ -198,6 +199,8 @@ REST_FRAMEWORK = {
 }
 
 API_MAX_PAGE_SIZE = 1000
+# How long a create's answer is replayed for a retry with the same Idempotency-Key.
+IDEMPOTENCY_KEY_TTL_SECONDS = env_int("IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 60 * 60)
 # An API key's last-used time is written at most this often, so reads stay reads.
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60
 

@@ -2,6 +2,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
 
 from askhandle.api.constants import UUID_PATH_REGEX
+from idempotency.decorators import IdempotentCreateMixin
 
 from .filters import LeadFilter
 from .models import Lead
@@ -16,7 +17,7 @@ from .serializers import LeadSerializer
     partial_update=extend_schema(description="Update some fields of a lead."),
     destroy=extend_schema(description="Delete a lead."),
 )
-class LeadViewSet(viewsets.ModelViewSet):
+class LeadViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     serializer_class = LeadSerializer
     filterset_class = LeadFilter
     lookup_field = "uuid"
