@@ -209,3 +209,9 @@ def test_redis_counters_are_atomic_and_expire(settings):
         assert throttling.rate_limit_hit("address", "192.0.2.1", "2/min") >= 1
     finally:
         cache.clear()
+
+
+def test_a_malformed_rate_stops_the_server_when_it_loads(settings):
+    settings.CLIENT_ADDRESS_THROTTLE_RATE = "lots"
+    with pytest.raises(ImproperlyConfigured):
+        throttling.ClientAddressRateLimitMiddleware(lambda request: None)

@@ -120,6 +120,9 @@ class ClientAddressRateLimitMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
         self.ident = throttling.BaseThrottle().get_ident
+        # A malformed rate stops the server when it loads, not at the first request.
+        parse_rate(settings.CLIENT_ADDRESS_THROTTLE_RATE)
+        parse_rate(settings.API_KEY_THROTTLE_RATE)
 
     def __call__(self, request):
         if request.path.startswith(self.prefix):
