@@ -84,11 +84,20 @@ def test_the_admin_is_not_cross_origin(anon):
     assert "Access-Control-Allow-Origin" not in response
 
 
-def test_api_answers_carry_security_headers(alice, anon):
+def test_api_answers_carry_security_headers(alice, anon, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10
+    too_large = alice.client.post("/api/v1/leads/", {"nickname": "x" * 20}, format="json")
+    assert too_large.status_code == 413
+    settings.API_KEY_THROTTLE_RATE = "1/min"
+    alice.client.get("/api/v1/rooms/")
+    throttled = alice.client.get("/api/v1/rooms/")
+    assert throttled.status_code == 429
     for response in [
         alice.client.get("/api/v1/leads/"),
         anon.get("/api/v1/leads/"),
         anon.get("/api/v1/nothing/"),
+        too_large,
+        throttled,
     ]:
         assert response["X-Content-Type-Options"] == "nosniff"
         assert response["X-Frame-Options"] == "DENY"

@@ -12,8 +12,11 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.models.signals import post_save
 from django.utils import timezone
-from rest_framework.test import APIClient
+from rest_framework.response import Response
+from rest_framework.test import APIClient, APIRequestFactory, force_authenticate
+from rest_framework.views import APIView
 
+from idempotency.decorators import idempotent
 from idempotency.models import IdempotencyKey
 from leads.models import Lead
 from leads.views import LeadViewSet
@@ -288,3 +291,31 @@ def test_concurrent_requests_with_one_key_create_once(create, make_account, monk
     assert results["second"]["Idempotent-Replayed"] == "true"
     assert create.model.objects.count() == 1
     assert uuid.UUID(results["first"].json()["uuid"])
+
+
+class LeadCreateView(APIView):
+    """A plain APIView opting in with the decorator (as a non-viewset create would)."""
+
+    @idempotent
+    def post(self, request):
+        lead = Lead.objects.create(account=request.user, nickname=request.data.get("nickname", ""))
+        return Response({"uuid": str(lead.uuid)}, status=201)
+
+
+def test_the_decorator_makes_any_post_idempotent(alice):
+    view = LeadCreateView.as_view()
+    factory = APIRequestFactory()
+
+    def call(body):
+        request = factory.post("/x/", body, format="json", HTTP_IDEMPOTENCY_KEY="d")
+        force_authenticate(request, user=alice.user)
+        return view(request)
+
+    first, again, other = call({"nickname": "A"}), call({"nickname": "A"}), call({"nickname": "B"})
+
+    assert first.status_code == again.status_code == 201
+    assert again.data == first.data
+    assert again["Idempotent-Replayed"] == "true"
+    assert other.status_code == 422
+    assert Lead.objects.count() == 1
+    assert LeadCreateView.post.idempotent is True  # what the schema generator reads

@@ -43,6 +43,9 @@ class ApiSecurityHeadersMiddleware:
     headers = {
         "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
         "Cache-Control": "no-store",
+        # Also here for the answers of the middleware below it (413, 429), which
+        # XFrameOptionsMiddleware, further in, never sees.
+        "X-Frame-Options": "DENY",
     }
 
     def __init__(self, get_response):
