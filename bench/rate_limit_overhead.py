@@ -1,5 +1,5 @@
-"""What the rate limits cost per request: the same sequential GETs against gunicorn (1 worker,
-SQLite) with the limits off, counted in the database cache, and counted in Redis.
+"""What the rate limits cost per request: the same sequential GETs against three gunicorns (1
+worker each, SQLite), with the limits off, counted in the database cache, and counted in Redis.
 
     .venv/bin/python bench/rate_limit_overhead.py [--port 18350] [--requests 1000]
     REDIS_URL=redis://127.0.0.1:6379/3 adds the Redis run (its db is flushed afterwards).
@@ -29,53 +29,35 @@ def run(env, args):
     ).stdout.strip()
 
 
-def measure(name, port, n, extra_env):
-    with tempfile.TemporaryDirectory() as tmp:
-        env = os.environ | {
-            "SECRET_KEY": "bench-only-secret",
-            "SQLITE_PATH": f"{tmp}/db.sqlite3",
-            "API_KEY_THROTTLE_RATE": "1000000/min",
-            "CLIENT_ADDRESS_THROTTLE_RATE": "1000000/min",
-        }
-        env.pop("DATABASE_URL", None)
-        env.pop("REDIS_URL", None)
-        env |= extra_env
-        run(env, ["migrate", "--noinput", "-v0"])
-        key = run(env, ["create_account", "bench"])
-        server = subprocess.Popen(
-            [str(GUNICORN), "askhandle.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+def start(port, extra_env, tmp):
+    env = os.environ | {
+        "SECRET_KEY": "bench-only-secret",
+        "SQLITE_PATH": f"{tmp}/db.sqlite3",
+        "API_KEY_THROTTLE_RATE": "1000000/min",
+        "CLIENT_ADDRESS_THROTTLE_RATE": "1000000/min",
+    }
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    env |= extra_env
+    run(env, ["migrate", "--noinput", "-v0"])
+    key = run(env, ["create_account", "bench"])
+    server = subprocess.Popen(
+        [str(GUNICORN), "askhandle.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while True:
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    get(port, key)
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.2)
-            for _ in range(50):  # warm up
-                get(port, key)
-            times = []
-            for _ in range(n):
-                start = time.perf_counter()
-                status = get(port, key)
-                times.append(time.perf_counter() - start)
-                assert status == 200, status
-        finally:
-            server.terminate()
-            server.wait(10)
-        if extra_env.get("REDIS_URL"):
-            import redis
-
-            redis.Redis.from_url(extra_env["REDIS_URL"]).flushdb()
-    times.sort()
-    return name, statistics.median(times), times[int(len(times) * 0.95)]
+            get(port, key)
+            return server, key
+        except OSError:
+            if time.monotonic() > deadline:
+                server.terminate()
+                raise
+            time.sleep(0.2)
 
 
 def get(port, key):
@@ -100,9 +82,35 @@ def main():
     ]
     if os.environ.get("REDIS_URL"):
         configs.append(("redis", {"REDIS_URL": os.environ["REDIS_URL"]}))
-    results = [measure(name, args.port, args.requests, env) for name, env in configs]
-    base = results[0][1]
-    for name, median, p95 in results:
+    servers = []
+    times = {name: [] for name, _ in configs}
+    try:
+        for i, (name, env) in enumerate(configs):
+            tmp = tempfile.mkdtemp(prefix="askhandle-bench-")
+            server, key = start(args.port + i, env, tmp)
+            servers.append((name, args.port + i, key, server))
+        # Interleaved, one request to each server in turn: the machine's noise (other work on
+        # shared cores) hits every configuration alike.
+        for round_ in range(50 + args.requests):
+            for name, port, key, _ in servers:
+                begin = time.perf_counter()
+                status = get(port, key)
+                elapsed = time.perf_counter() - begin
+                assert status == 200, (name, status)
+                if round_ >= 50:  # after a warm-up
+                    times[name].append(elapsed)
+    finally:
+        for *_, server in servers:
+            server.terminate()
+            server.wait(10)
+        if os.environ.get("REDIS_URL"):
+            import redis
+
+            redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
+    base = statistics.median(times["off"])
+    for name, samples in times.items():
+        samples.sort()
+        median, p95 = statistics.median(samples), samples[int(len(samples) * 0.95)]
         print(
             f"{name:15} median {median * 1000:6.2f} ms  p95 {p95 * 1000:6.2f} ms  "
             f"x{median / base:.2f}"
