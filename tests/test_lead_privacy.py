@@ -171,7 +171,7 @@ def test_schema_documents_export_and_purge(anon):
     schema = anon.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     export = schema["paths"]["/api/v1/leads/{uuid}/export/"]
     assert set(export) == {"get"}
-    assert set(export["get"]["responses"]) == {"200", "401", "404"}
+    assert set(export["get"]["responses"]) == {"200", "401", "404", "429"}
     assert set(schema["components"]["schemas"]["LeadExport"]["properties"]) == {
         "lead",
         "rooms",
@@ -179,4 +179,4 @@ def test_schema_documents_export_and_purge(anon):
     }
     delete = schema["paths"]["/api/v1/leads/{uuid}/"]["delete"]
     assert "purge" in {p["name"] for p in delete["parameters"]}
-    assert set(delete["responses"]) == {"204", "400", "401", "404"}
+    assert set(delete["responses"]) == {"204", "400", "401", "404", "429"}

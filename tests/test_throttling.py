@@ -215,3 +215,11 @@ def test_a_malformed_rate_stops_the_server_when_it_loads(settings):
     settings.CLIENT_ADDRESS_THROTTLE_RATE = "lots"
     with pytest.raises(ImproperlyConfigured):
         throttling.ClientAddressRateLimitMiddleware(lambda request: None)
+
+
+def test_every_operation_documents_429(anon):
+    schema = anon.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    operations = [op for item in schema["paths"].values() for op in item.values()]
+    assert len(operations) >= 17
+    for operation in operations:
+        assert "429" in operation["responses"], operation["operationId"]

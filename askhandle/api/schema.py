@@ -69,6 +69,7 @@ class ApiAutoSchema(AutoSchema):
             codes.append(404)
         if self._is_idempotent():
             codes.append(422)
+        codes.append(429)  # the rate limits apply to every request under /api/
         for code in codes:
             if str(code) not in responses:
                 responses[str(code)] = self._get_response_for_code(
