@@ -2,6 +2,8 @@ import datetime as dt
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from accounts.models import User
@@ -56,4 +58,22 @@ def idempotency_keys_purge(*, before: dt.datetime | None = None) -> int:
     deleted, _ = IdempotencyKey.objects.filter(
         created_at__lt=before or idempotency_key_cutoff()
     ).delete()
+    return deleted
+
+
+def idempotency_keys_forget(*, account: User, values: list[str]) -> int:
+    """Delete the account's stored answers that mention any of `values` (an erased person's
+    email, phone number, uuids): they are copies of the data being erased. Returns how many."""
+    values = [value for value in values if value]
+    if not values:
+        return 0
+    mentions = Q()
+    for value in values:
+        mentions |= Q(body_text__icontains=value)
+    deleted, _ = (
+        IdempotencyKey.objects.filter(account=account)
+        .annotate(body_text=Cast("response_body", TextField()))
+        .filter(mentions)
+        .delete()
+    )
     return deleted

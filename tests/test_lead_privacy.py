@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 
+from idempotency.models import IdempotencyKey
 from leads.models import Lead
 from leads.selectors import lead_rooms
 from messaging.models import Message
@@ -180,3 +181,27 @@ def test_schema_documents_export_and_purge(anon):
     delete = schema["paths"]["/api/v1/leads/{uuid}/"]["delete"]
     assert "purge" in {p["name"] for p in delete["parameters"]}
     assert set(delete["responses"]) == {"204", "400", "401", "404", "429"}
+
+
+def test_purge_also_forgets_stored_create_answers_about_the_lead(alice, bob, held):
+    """Idempotency-Key replays keep copies of create answers for 24 h: erasure removes those."""
+
+    def create(account, url, payload, key):
+        response = account.client.post(url, payload, format="json", HTTP_IDEMPOTENCY_KEY=key)
+        assert response.status_code == 201, response.json()
+
+    create(alice, "/api/v1/leads/", {"email": "ANN@example.com"}, "lead-copy")
+    create(alice, "/api/v1/rooms/", {"name": "Sales"}, "unrelated-room")
+    room = str(held["by_email"].uuid)
+    create(alice, "/api/v1/messages/", {"body": "more", "room": room}, "message-in-anns-room")
+    by_phone = {"body": "x", "phone_number": "+1 555 0100", "room": str(held["other"].uuid)}
+    create(alice, "/api/v1/messages/", by_phone, "by-phone")
+    create(bob, "/api/v1/leads/", {"email": "ann@example.com"}, "bobs-copy")
+
+    response = alice.client.delete(f"/api/v1/leads/{held['lead'].uuid}/?purge=true")
+
+    assert response.status_code == 204
+    assert set(IdempotencyKey.objects.values_list("key", flat=True)) == {
+        "unrelated-room",
+        "bobs-copy",  # another account's data is not alice's to erase
+    }
