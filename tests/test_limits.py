@@ -1,6 +1,9 @@
 """Every input is bounded: text fields, request bodies, page sizes."""
 
+from urllib.parse import urlencode
+
 import pytest
+from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from rest_framework import serializers
 
 from accounts.serializers import ApiTokenRequestSerializer
@@ -73,3 +76,27 @@ def test_page_size_is_capped_on_every_list(alice):
         body = alice.client.get(f"/api/v1/leads/?limit={limit}").json()
         assert len(body["results"]) == 1000
         assert body["next"] is not None
+
+
+def test_deeply_nested_json_answers_400_not_500(alice):
+    body = "[" * 100_000 + "]" * 100_000  # well under the body limit
+    response = alice.client.post("/api/v1/leads/", body, content_type="application/json")
+    assert (response.status_code, response.json()) == (
+        400,
+        {"detail": "JSON parse error - nested too deeply."},
+    )
+    assert not Lead.objects.exists()
+
+
+def test_too_many_form_fields_answers_400_naming_the_limit(alice):
+    fields = {f"f{i}": "x" for i in range(1001)}
+    for body, content_type in [
+        (urlencode(fields), "application/x-www-form-urlencoded"),
+        (encode_multipart(BOUNDARY, fields), MULTIPART_CONTENT),
+    ]:
+        response = alice.client.post("/api/v1/leads/", body, content_type=content_type)
+        assert (response.status_code, response.json()) == (
+            400,
+            {"detail": "Too many form fields (limit 1000)."},
+        ), content_type
+    assert not Lead.objects.exists()
