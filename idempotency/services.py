@@ -1,4 +1,5 @@
 import datetime as dt
+import json
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -64,12 +65,13 @@ def idempotency_keys_purge(*, before: dt.datetime | None = None) -> int:
 def idempotency_keys_forget(*, account: User, values: list[str]) -> int:
     """Delete the account's stored answers that mention any of `values` (an erased person's
     email, phone number, uuids): they are copies of the data being erased. Returns how many."""
-    values = [value for value in values if value]
-    if not values:
+    # As stored: SQLite keeps the JSON text with non-ASCII characters escaped ("\u00e9").
+    needles = {form for value in values if value for form in (value, json.dumps(value)[1:-1])}
+    if not needles:
         return 0
     mentions = Q()
-    for value in values:
-        mentions |= Q(body_text__icontains=value)
+    for needle in sorted(needles):
+        mentions |= Q(body_text__icontains=needle)
     deleted, _ = (
         IdempotencyKey.objects.filter(account=account)
         .annotate(body_text=Cast("response_body", TextField()))

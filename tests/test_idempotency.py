@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from idempotency.decorators import idempotent
 from idempotency.models import IdempotencyKey
+from idempotency.services import idempotency_keys_forget
 from leads.models import Lead
 from leads.views import LeadViewSet
 from messaging.models import Message
@@ -319,3 +320,12 @@ def test_the_decorator_makes_any_post_idempotent(alice):
     assert other.status_code == 422
     assert Lead.objects.count() == 1
     assert LeadCreateView.post.idempotent is True  # what the schema generator reads
+
+
+def test_forget_finds_non_ascii_values_as_stored(alice):
+    post(alice, "/api/v1/leads/", {"nickname": "Zoë", "phone_number": "+33 1"}, "a")
+    post(alice, "/api/v1/leads/", {"nickname": "Zoe"}, "b")
+
+    assert idempotency_keys_forget(account=alice.user, values=["zoë", ""]) == 1
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["b"]
+    assert idempotency_keys_forget(account=alice.user, values=[]) == 0
