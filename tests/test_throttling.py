@@ -4,6 +4,7 @@ shared cache, configurable, and never in the way when the cache fails."""
 import re
 import socket
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.core.cache import caches
@@ -202,6 +203,11 @@ def test_redis_counters_are_atomic_and_expire(settings):
         assert [throttling.counter_hit(key, 5) for _ in range(3)] == [1, 2, 3]
         client = cache._cache.get_client(write=False)
         assert 0 < client.ttl(cache.make_and_validate_key(key)) <= 5  # incr kept the expiry
+        assert cache.get(key) == 3  # a plain integer in the cache's own key space
+        # Concurrent hits from several threads (as from several workers) lose no count.
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            counts = list(pool.map(lambda _: throttling.counter_hit("concurrent", 60), range(200)))
+        assert sorted(counts) == list(range(1, 201))
         settings.API_KEY_THROTTLE_RATE = "off"
         settings.CLIENT_ADDRESS_THROTTLE_RATE = "2/min"
         assert throttling.rate_limit_hit("address", "192.0.2.1", "2/min") is None

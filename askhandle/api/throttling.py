@@ -47,18 +47,20 @@ def parse_rate(rate: str | None) -> tuple[int, int] | None:
 def counter_hit(key: str, timeout: int) -> int:
     """Add one to a counter that lives `timeout` seconds; return its new value.
 
-    Atomic on Redis (INCR keeps the key's expiry). Other caches have no atomic increment that
+    Atomic on Redis. Other caches have no atomic increment that
     keeps an expiry, so there it is a read and a write: concurrent requests may be counted once,
     which a courtesy limit can afford.
     """
     cache = caches["default"]
     if isinstance(cache, RedisCache):
-        try:
-            return cache.incr(key)
-        except ValueError:  # no counter yet
-            if cache.add(key, 1, timeout):
-                return 1
-            return cache.incr(key)
+        # One round trip, atomic (MULTI): create the counter with its expiry if it is missing,
+        # then INCR it (which keeps the expiry). Django's own incr() checks existence first, and a
+        # key that expired between its two commands would come back without an expiry.
+        redis_key = cache.make_and_validate_key(key)
+        pipeline = cache._cache.get_client(redis_key, write=True).pipeline()
+        pipeline.set(redis_key, 0, ex=timeout, nx=True)
+        pipeline.incr(redis_key)
+        return pipeline.execute()[1]
     count = (cache.get(key) or 0) + 1
     cache.set(key, count, timeout)
     return count
