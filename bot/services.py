@@ -6,7 +6,7 @@ import time
 from functools import partial
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django_tasks import default_task_backend
 
@@ -49,11 +49,15 @@ def bot_message_received(*, message: Message) -> None:
     from .tasks import message_answer_complete
 
     budget = settings.BOT_ANSWER_BUDGET_SECONDS
+    # Inside a caller's transaction (an Idempotency-Key create), the commit comes after the
+    # response is made: waiting for the model then would only delay it. The worker answers.
+    inline = len(connection.atomic_blocks) <= 1
     task = message_answer_complete
-    if default_task_backend.supports_defer:
+    if inline and default_task_backend.supports_defer:
         task = task.using(run_after=timezone.now() + dt.timedelta(seconds=budget))
     task.enqueue(message_id=message.pk)
-    transaction.on_commit(partial(_answer_within_budget, message, time.monotonic() + budget))
+    if inline:
+        transaction.on_commit(partial(_answer_within_budget, message, time.monotonic() + budget))
 
 
 def _answer_within_budget(message: Message, deadline: float) -> None:
