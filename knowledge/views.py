@@ -2,6 +2,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
 
 from askhandle.api.constants import UUID_PATH_REGEX
+from idempotency.decorators import IdempotentCreateMixin
 
 from .filters import KnowledgeEntryFilter
 from .models import KnowledgeEntry
@@ -20,7 +21,7 @@ from .services import knowledge_entry_create, knowledge_entry_update
     partial_update=extend_schema(description="(Extension) Update some fields of an entry."),
     destroy=extend_schema(description="(Extension) Delete an entry."),
 )
-class KnowledgeEntryViewSet(viewsets.ModelViewSet):
+class KnowledgeEntryViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     serializer_class = KnowledgeEntrySerializer
     filterset_class = KnowledgeEntryFilter
     lookup_field = "uuid"
