@@ -273,3 +273,19 @@ def test_an_unexpected_failure_still_answers(fake_model, account, monkeypatch):
     DBTaskResult.objects.update(run_after=timezone.now())
     run_worker()
     assert Message.objects.get(uuid=sent["uuid"]).support_answer == SHIPPING
+
+
+def test_with_an_idempotency_key_the_worker_answers(fake_model, account):
+    """The key's transaction commits after the response is made: no inline wait for the model."""
+    room = bot_room(account.user)
+    payload = {"body": "How long does shipping take?", "room": {"uuid": str(room.uuid)}}
+    sent = account.client.post(URL, payload, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert (sent.status_code, sent.json()["support_answer"]) == (201, None)
+    assert fake_model.requests == []
+    run_worker()  # not deferred: nobody is waiting for the model inline
+    assert Message.objects.get(uuid=sent.json()["uuid"]).support_answer == (
+        "From the model: 3 to 5 days."
+    )
+    replay = account.client.post(URL, payload, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert replay.json()["uuid"] == sent.json()["uuid"]
+    assert Message.objects.filter(is_support_sender=False).count() == 1
