@@ -122,7 +122,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Off by default: gunicorn's sync workers serve one request at a time, so a pool gains them
     # nothing, and after a database outage it reconnects on an exponential backoff (measured:
     # 8-10 s late after a 20 s outage) where a plain connection reconnects on the next request.
-    # See docs/reliability-load.md.
+    # See docs/reliability.md.
     if env_bool("DATABASE_POOL", default=False):
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env_int("DATABASE_POOL_MIN_SIZE", 1),
