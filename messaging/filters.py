@@ -1,16 +1,28 @@
 import django_filters
+from django.db.models import Subquery
 
-from askhandle.api.filters import DateBoundFilter
+from askhandle.api.filters import DateBoundFilter, DayCountedFilterSet
+from rooms.models import Room
 
-from .models import Message
+from .models import Message, MessageDayCount
 
 
-class MessageFilter(django_filters.FilterSet):
+class MessageFilter(DayCountedFilterSet):
     # Filtering within the account's own messages: another account's room simply matches none.
     room = django_filters.UUIDFilter(field_name="room__uuid", help_text="A room's uuid.")
     start_date = DateBoundFilter(field_name="sent_at", bound="start")
     end_date = DateBoundFilter(field_name="sent_at", bound="end")
 
+    counted_filters = frozenset({"room", "start_date", "end_date"})
+    day_counts = MessageDayCount
+    date_field = "sent_at"
+
     class Meta:
         model = Message
         fields = ["room", "start_date", "end_date"]
+
+    def count_scope(self, account, data):
+        if data.get("room") is None:
+            return 0
+        # A room of another account (or none) has no counters: a count of 0, like its rows.
+        return Subquery(Room.objects.filter(account=account, uuid=data["room"]).values("id"))
