@@ -124,10 +124,15 @@ def seed(dsn: str, messages: int) -> dict:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
         busy_id = keys["busy"][0]
-        room = conn.execute(
-            "SELECT uuid FROM rooms_room WHERE account_id = %s ORDER BY created_at DESC LIMIT 1",
-            (busy_id,),
-        ).fetchone()[0]
+        # The newest room for the room filter; POSTs go to the oldest (off the first pages).
+        room, post_room = (
+            conn.execute(
+                f"SELECT uuid FROM rooms_room WHERE account_id = %s ORDER BY created_at {order} "
+                "LIMIT 1",
+                (busy_id,),
+            ).fetchone()[0]
+            for order in ("DESC", "ASC")
+        )
         total = conn.execute(
             "SELECT COUNT(*) FROM messaging_message WHERE account_id = %s", (busy_id,)
         ).fetchone()[0]
@@ -140,9 +145,11 @@ def seed(dsn: str, messages: int) -> dict:
     from askhandle.api.pagination import LimitOffsetPagination
 
     print(f"  seeded {messages:,} messages in {time.monotonic() - started:.0f}s", flush=True)
+    (BENCH / ".last-key").write_text(keys["busy"][1])  # for profiling by hand afterwards
     return {
         "key": keys["busy"][1],
         "room": str(room),
+        "post_room": str(post_room),
         "busy_messages": total,
         "depth": depth,
         "deep_cursor": LimitOffsetPagination.encode_cursor(list(deep)),
@@ -256,7 +263,9 @@ def endpoints(data):
     today = data["today"]
     start = (today - dt.timedelta(days=120)).isoformat()
     end = (today - dt.timedelta(days=30)).isoformat()
-    post = json.dumps({"room": {"uuid": data["room"]}, "body": "How much is it?", "nickname": "B"})
+    post = json.dumps(
+        {"room": {"uuid": data["post_room"]}, "body": "How much is it?", "nickname": "B"}
+    )
     return [
         # name, path, method, body, baseline too
         ("messages", "/api/v1/messages/?limit=20", "GET", "", True),

@@ -31,7 +31,11 @@ class RoomSerializer(ModelSerializer):
         read_only_fields = ["uuid", "created_at", "messages"]
 
     def to_representation(self, instance):
-        # Written out, like message_representation (tests/test_representations.py).
+        # Written out, like message_representation (tests/test_representations.py). A list
+        # has rendered its page's messages already (RoomViewSet.paginate_queryset).
+        messages = getattr(instance, "rendered_messages", None)
+        if messages is None:
+            messages = [message_representation(item) for item in instance.messages.all()]
         return {
             "label": instance.label,
             "uuid": str(instance.uuid),
@@ -42,7 +46,7 @@ class RoomSerializer(ModelSerializer):
             "is_confirmed_form": instance.is_confirmed_form,
             "is_scheduling_only": instance.is_scheduling_only,
             "created_at": datetime_json(instance.created_at),
-            "messages": [message_representation(item) for item in instance.messages.all()],
+            "messages": messages,
         }
 
     def validate_label(self, value):

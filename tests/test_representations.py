@@ -5,9 +5,11 @@ here."""
 import datetime as dt
 
 import pytest
+from django.db.models import Prefetch
 from rest_framework import serializers
 
 from leads.serializers import LeadSerializer
+from messaging.models import Message
 from messaging.serializers import MessageSerializer
 from rooms.models import Room
 from rooms.serializers import RoomSerializer
@@ -74,3 +76,22 @@ def test_leads(alice, request_for):
         expected = field_by_field(LeadSerializer, lead, request_for(alice.user))
         assert LeadSerializer(lead).data == expected
         assert list(LeadSerializer(lead).data) == list(expected)
+
+
+def test_room_lists_render_messages_as_the_serializer_does(alice, request_for):
+    """The list renders its page's messages from rows (messages_by_room)."""
+    rooms = [RoomFactory(account=alice.user) for _ in range(3)]
+    MessageFactory.create_batch(4, account=alice.user, room=rooms[0], support_answer="Yes")
+    MessageFactory(account=alice.user, room=rooms[2], email="m@example.com", terminated=True)
+
+    listed = alice.client.get("/api/v1/rooms/").json()["results"]
+
+    request = request_for(alice.user)
+    expected = [
+        field_by_field(RoomSerializer, room, request)
+        for room in Room.objects.filter(account=alice.user)
+        .order_by("-created_at", "-id")
+        .prefetch_related(Prefetch("messages", Message.objects.order_by("sent_at", "id")))
+    ]
+    assert listed == expected
+    assert [len(room["messages"]) for room in listed] == [1, 0, 4]
