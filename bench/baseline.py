@@ -245,6 +245,8 @@ LISTS = {
 
 def app(environ, start_response):
     path = environ["PATH_INFO"]
+    if path == "/healthz":
+        return respond(start_response, "200 OK", {"status": "ok"})
     if not path.endswith("/"):
         path += "/"
     account = account_of(environ)

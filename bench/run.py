@@ -247,6 +247,7 @@ def wrk(url, *, connections, duration, token, method="GET", body=""):
         env=env,
         check=True,
     ).stdout
+    drain(url)
     line = next(line for line in out.splitlines() if line.startswith("BENCH_JSON "))
     data = json.loads(line.removeprefix("BENCH_JSON "))
     seconds = data["duration_us"] / 1e6
@@ -257,6 +258,16 @@ def wrk(url, *, connections, duration, token, method="GET", body=""):
         "errors": data["errors"],
         "requests": data["requests"],
     }
+
+
+def drain(url):
+    """Wait until the server has answered what wrk left queued (slow pages can pile up a few
+    seconds of work), so the next run does not pay for this one."""
+    base = url.split("/api/", 1)[0]
+    with urllib.request.urlopen(base + "/healthz", timeout=120) as response:
+        response.read()
+    with urllib.request.urlopen(base + "/healthz", timeout=120) as response:
+        response.read()
 
 
 def endpoints(data):
@@ -329,7 +340,8 @@ def run_scale(messages, args, gunicorn_args, dsn):
         check_same_answers(server, baseline, data)
         for target in (server, baseline):  # warm up: imports, connections, caches
             wrk(target.url + "/api/v1/messages/", connections=4, duration=2, token=data["key"])
-        for index, (name, path, method, body, with_baseline) in enumerate(endpoints(data)):
+        selected = [e for e in endpoints(data) if not args.only or e[0] in args.only]
+        for index, (name, path, method, body, with_baseline) in enumerate(selected):
             for connections in args.connections:
                 targets = [("server", server)] + ([("baseline", baseline)] if with_baseline else [])
                 results = {label: [] for label, _ in targets}
@@ -490,11 +502,15 @@ def main():
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 2)))
     parser.add_argument("--threads", type=int, default=1, help=">1: the gthread worker")
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument(
+        "--only", default="", help='endpoints by name, comma-separated (e.g. "messages,rooms")'
+    )
     parser.add_argument("--memory", type=int, default=0, help="requests for the RSS check")
     parser.add_argument("--port", type=int, default=18201, help="server; baseline on port+1")
     parser.add_argument("--out", default=str(BENCH / "results.md"))
     args = parser.parse_args()
     args.connections = [int(c) for c in args.connections.split(",")]
+    args.only = [name.strip() for name in args.only.split(",") if name.strip()]
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install -y wrk")
     dsn = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
