@@ -371,7 +371,7 @@ def run_scale(messages, args, gunicorn_args, dsn):
                 print(format_row(row), flush=True)
         if args.memory:
             rows_memory = memory_check(server, data, args.memory)
-            print(rows_memory["text"], flush=True)
+            print("  " + rows_memory["text"], flush=True)
             rows.append({"scale": messages, "memory": rows_memory})
     finally:
         server.stop()
@@ -380,21 +380,28 @@ def run_scale(messages, args, gunicorn_args, dsn):
 
 
 def memory_check(server, data, total):
-    """Worker RSS after 10% of `total` requests and after all of them (same endpoint mix)."""
-    url = server.url + "/api/v1/messages/?limit=20"
-    done, marks = 0, {}
-    first_mark = total // 10
+    """Worker RSS after a tenth of `total` requests and after all of them, cycling through every
+    endpoint in 5-second runs (a leak anywhere shows as growth between the two)."""
+    mix = endpoints(data)
+    done, runs, first = 0, 0, None
     while done < total:
-        result = wrk(url, connections=16, duration=5, token=data["key"])
-        done += result["requests"]
-        if "first" not in marks and done >= first_mark:
-            marks["first"] = (done, server.worker_rss_kib())
-    marks["last"] = (done, server.worker_rss_kib())
-    first, last = marks["first"], marks["last"]
+        _, path, method, body, _ = mix[runs % len(mix)]
+        result = wrk(
+            server.url + path,
+            connections=16,
+            duration=5,
+            token=data["key"],
+            method=method,
+            body=body,
+        )
+        done, runs = done + result["requests"], runs + 1
+        if first is None and done >= total // 10:
+            first = (done, server.worker_rss_kib())
+    last = (done, server.worker_rss_kib())
     growth = (sum(last[1]) - sum(first[1])) / sum(first[1])
     text = (
-        f"  worker RSS after {first[0]:,} requests: {[k // 1024 for k in first[1]]} MiB; "
-        f"after {last[0]:,}: {[k // 1024 for k in last[1]]} MiB ({growth:+.1%})"
+        f"worker RSS after {first[0]:,} requests: {[k // 1024 for k in first[1]]} MiB; "
+        f"after {last[0]:,}: {[k // 1024 for k in last[1]]} MiB ({growth:+.1%} in total)"
     )
     return {"first": first, "last": last, "growth": growth, "text": text}
 
@@ -456,7 +463,7 @@ def markdown(rows, args, gunicorn_args, started):
         lines += [f"- {name}: {ratio:.2f}x" for name, ratio in flat]
     for row in rows:
         if "memory" in row:
-            lines += ["", f"Memory ({row['scale']:,} messages):{row['memory']['text']}"]
+            lines += ["", f"Memory ({row['scale']:,} messages): {row['memory']['text']}"]
     return "\n".join(lines) + "\n"
 
 
@@ -493,6 +500,18 @@ def machine():
     )
 
 
+def setup_django():
+    """Django for the seed's helpers (the cursor encoding); returns the database URL."""
+    dsn = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "askhandle.settings")
+    os.environ.update({"SECRET_KEY": os.environ.get("SECRET_KEY") or "bench", "DATABASE_URL": dsn})
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    return dsn
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scales", default="10000,1000000", help="messages, comma-separated")
@@ -500,7 +519,7 @@ def main():
     parser.add_argument("--duration", type=int, default=4, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=1, help="alternating rounds per cell")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 2)))
-    parser.add_argument("--threads", type=int, default=1, help=">1: the gthread worker")
+    parser.add_argument("--threads", type=int, default=4, help=">1: the gthread worker")
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument(
         "--only", default="", help='endpoints by name, comma-separated (e.g. "messages,rooms")'
@@ -513,13 +532,7 @@ def main():
     args.only = [name.strip() for name in args.only.split(",") if name.strip()]
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install -y wrk")
-    dsn = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "askhandle.settings")
-    os.environ.update({"SECRET_KEY": os.environ.get("SECRET_KEY") or "bench", "DATABASE_URL": dsn})
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    dsn = setup_django()
     gunicorn_args = ["--workers", str(args.workers)]
     if args.threads > 1:
         gunicorn_args += ["--worker-class", "gthread", "--threads", str(args.threads)]
