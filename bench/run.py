@@ -292,7 +292,7 @@ def endpoints(data):
         ("leads dates", f"/api/v1/leads/?start_date={start}&end_date={end}", "GET", "", True),
         ("POST message", "/api/v1/messages/", "POST", post, True),
         (
-            f"offset {data['depth']:,}",
+            f"offset {data['depth']}",
             f"/api/v1/messages/?limit=20&offset={data['depth']}",
             "GET",
             "",
@@ -300,7 +300,7 @@ def endpoints(data):
         ),
         ("cursor first", "/api/v1/messages/?limit=20&cursor=", "GET", "", False),
         (
-            f"cursor at {data['depth']:,}",
+            f"cursor at {data['depth']}",
             f"/api/v1/messages/?limit=20&cursor={data['deep_cursor']}",
             "GET",
             "",

@@ -12,7 +12,7 @@ of the rows of that boundary day.
 messages' room), stored as that value.
 
 After loading rows with triggers disabled (`pg_restore --disable-triggers`, the benchmark's seed),
-run `manage.py rebuild_counts`.
+or a `TRUNCATE` of a counted table alone (it fires no row triggers), run `manage.py rebuild_counts`.
 """
 
 import datetime as dt
