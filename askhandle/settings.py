@@ -56,10 +56,13 @@ INSTALLED_APPS = [
     "rooms",
     "messaging",
     "leads",
+    "webhooks",
+    "keywords",
 ]
 
 MIDDLEWARE = [
     "askhandle.api.middleware.RequestBodyLimitMiddleware",
+    "askhandle.api.body.CompleteBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -91,8 +94,9 @@ TEMPLATES = [
     },
 ]
 
-# SQLite file by default (zero set-up); PostgreSQL when DATABASE_URL names it, with psycopg 3's
-# connection pool (persistent connections and the pool are mutually exclusive in Django).
+# SQLite file by default (zero set-up); PostgreSQL when DATABASE_URL names it, with a persistent
+# connection per worker, or psycopg 3's connection pool when DATABASE_POOL is on (the two are
+# mutually exclusive in Django).
 SQLITE_PATH = Path(os.environ.get("SQLITE_PATH", BASE_DIR / "db.sqlite3"))
 DATABASES = {
     "default": dj_database_url.parse(
@@ -100,7 +104,18 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    if env_bool("DATABASE_POOL", default=True):
+    # A connection is checked before each request uses it (with the pool: on checkout), so one
+    # that PostgreSQL closed (restart, failover, idle timeout) is replaced instead of failing.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # An unreachable host fails a request in seconds (503) instead of holding its worker.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5)
+    )
+    # Off by default: gunicorn's sync workers serve one request at a time, so a pool gains them
+    # nothing, and after a database outage it reconnects on an exponential backoff (measured:
+    # 8-10 s late after a 20 s outage) where a plain connection reconnects on the next request.
+    # See docs/reliability-load.md.
+    if env_bool("DATABASE_POOL", default=False):
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env_int("DATABASE_POOL_MIN_SIZE", 1),
             "max_size": env_int("DATABASE_POOL_MAX_SIZE", 10),
@@ -108,7 +123,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         }
     else:
         DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60)
-        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let concurrent workers write without "database is locked"; IMMEDIATE
     # transactions take the write lock up front instead of failing on upgrade. synchronous=FULL:
@@ -222,6 +236,25 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
 }
+
+
+def env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+# Webhooks (docs/webhooks.md). Targets on loopback/private/link-local addresses are refused
+# unless this is set (local development and tests).
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS")
+WEBHOOK_CONNECT_TIMEOUT = env_float("WEBHOOK_CONNECT_TIMEOUT", 5)
+WEBHOOK_TIMEOUT = env_float("WEBHOOK_TIMEOUT", 10)  # whole attempt, connect to last byte
+WEBHOOK_RETRY_BASE_DELAY = env_float("WEBHOOK_RETRY_BASE_DELAY", 30)
+WEBHOOK_RETRY_MAX_DELAY = env_float("WEBHOOK_RETRY_MAX_DELAY", 3 * 3600)
+WEBHOOK_RETRY_WINDOW = env_float("WEBHOOK_RETRY_WINDOW", 24 * 3600)
+# How long a worker holds a claimed delivery; must outlast an attempt.
+WEBHOOK_LEASE_SECONDS = max(env_float("WEBHOOK_LEASE_SECONDS", 60), WEBHOOK_TIMEOUT + 5)
+WEBHOOK_SECRET_GRACE = env_float("WEBHOOK_SECRET_GRACE", 24 * 3600)
+# Finished deliveries (with their attempt log) are deleted after this many days.
+WEBHOOK_LOG_RETENTION_DAYS = env_int("WEBHOOK_LOG_RETENTION_DAYS", 30)
 
 LOGGING = {
     "version": 1,

@@ -5,14 +5,21 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts.views import ApiTokenView
 from askhandle.api import views as api_views
 from askhandle.api.routers import OptionalSlashRouter
+from keywords.views import KeywordNotificationViewSet, KeywordViewSet
 from leads.views import LeadViewSet
 from messaging.views import MessageViewSet
 from rooms.views import RoomViewSet
+from webhooks.views import WebhookViewSet
 
 router = OptionalSlashRouter()
 router.register("leads", LeadViewSet, basename="lead")
 router.register("rooms", RoomViewSet, basename="room")
 router.register("messages", MessageViewSet, basename="message")
+router.register("webhooks", WebhookViewSet, basename="webhook")
+router.register("keywords", KeywordViewSet, basename="keyword")
+router.register(
+    "keyword_notifications", KeywordNotificationViewSet, basename="keyword-notification"
+)
 
 api_v1 = [
     re_path(r"^auth/api-token/?$", ApiTokenView.as_view(), name="api-token"),

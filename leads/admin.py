@@ -1,5 +1,8 @@
 from django.contrib import admin
 
+from webhooks.models import EventType
+from webhooks.services import event_emit
+
 from .models import Lead
 
 
@@ -12,3 +15,8 @@ class LeadAdmin(admin.ModelAdmin):
     list_select_related = ["account"]
     readonly_fields = ["uuid", "created_at"]
     autocomplete_fields = ["account"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            event_emit(account=obj.account, event=EventType.LEAD_ADDED, instance=obj)

@@ -6,6 +6,7 @@ from askhandle.api.constants import UUID_PATH_REGEX
 from .filters import LeadFilter
 from .models import Lead
 from .serializers import LeadSerializer
+from .services import lead_create
 
 
 @extend_schema_view(
@@ -26,4 +27,4 @@ class LeadViewSet(viewsets.ModelViewSet):
         return Lead.objects.filter(account=self.request.user).order_by("-created_at", "-id")
 
     def perform_create(self, serializer):
-        serializer.save(account=self.request.user)
+        serializer.instance = lead_create(account=self.request.user, **serializer.validated_data)

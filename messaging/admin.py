@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 
 from .models import Message
+from .services import message_added
 
 
 class MessageAdminForm(forms.ModelForm):
@@ -39,3 +40,5 @@ class MessageAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         obj.account_id = obj.room.account_id
         super().save_model(request, obj, form, change)
+        if not change:
+            message_added(message=obj)

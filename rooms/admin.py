@@ -2,6 +2,9 @@ from django.contrib import admin
 
 from messaging.admin import MessageAdminForm
 from messaging.models import Message
+from messaging.services import message_added
+from webhooks.models import EventType
+from webhooks.services import event_emit
 
 from .models import Room
 
@@ -31,10 +34,18 @@ class RoomAdmin(admin.ModelAdmin):
         # Moving a room to another account would strand its messages in the old one.
         return [*self.readonly_fields, "account"] if obj else self.readonly_fields
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            event_emit(account=obj.account, event=EventType.CHAT_ADDED, instance=obj)
+
     def save_formset(self, request, form, formset, change):
         # A message added inline belongs to the room's account.
         for message in formset.save(commit=False):
             message.account_id = form.instance.account_id
+            adding = message._state.adding
             message.save()
+            if adding:
+                message_added(message=message)
         for message in formset.deleted_objects:
             message.delete()

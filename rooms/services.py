@@ -4,6 +4,8 @@ from django.db import IntegrityError, transaction
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
+from webhooks.models import EventType
+from webhooks.services import event_emit
 
 from .models import Room
 
@@ -26,6 +28,7 @@ def room_create(*, account: User, label: str | None = None, **fields) -> Room:
         try:
             with transaction.atomic():
                 room.save(force_insert=True)
+                event_emit(account=account, event=EventType.CHAT_ADDED, instance=room)
         except IntegrityError:
             continue
         return room

@@ -2,6 +2,7 @@ from dataclasses import dataclass
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -58,3 +59,23 @@ def alice(make_account) -> Account:
 def bob(make_account) -> Account:
     """The other account: nothing of bob's may ever be visible to alice, and the reverse."""
     return make_account("bob")
+
+
+@pytest.fixture
+def admin_client(db):
+    """A logged-in superuser of the admin."""
+    admin = User.objects.create_superuser("root", "root@example.com", "pw")
+    client = Client()
+    client.force_login(admin)
+    return client
+
+
+@pytest.fixture
+def receiver(settings):
+    """A webhook receiver on 127.0.0.1; loopback targets are allowed for it."""
+    from tests.receiver import Receiver
+
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    server = Receiver().start()
+    yield server
+    server.stop()

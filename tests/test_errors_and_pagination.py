@@ -61,7 +61,7 @@ def test_unknown_api_paths_are_json_404s(path, alice):
 def test_unknown_paths_answer_json_404_to_every_method(method, alice):
     # Not the CSRF failure page: unknown API paths are exempt like the API itself.
     client = Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Token {alice.key}")
-    for path in ["/api/v1/webhooks/", "/api/v1/leads/not-a-uuid/", "/api/v2/x"]:
+    for path in ["/api/v1/nothing/", "/api/v1/leads/not-a-uuid/", "/api/v2/x"]:
         response = getattr(client, method)(path, "{}", content_type="application/json")
         assert response.status_code == 404, path
         assert response.json() == {"detail": "Not found."}

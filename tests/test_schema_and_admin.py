@@ -23,6 +23,15 @@ def test_schema_describes_every_endpoint_field_and_filter(anon):
         "/api/v1/rooms/{label}/",
         "/api/v1/messages/",
         "/api/v1/messages/{uuid}/",
+        "/api/v1/webhooks/",
+        "/api/v1/webhooks/{uuid}/",
+        "/api/v1/webhooks/{uuid}/rotate-secret/",
+        "/api/v1/webhooks/{uuid}/deliveries/",
+        "/api/v1/webhooks/{uuid}/deliveries/{delivery_id}/redeliver/",
+        "/api/v1/keywords/",
+        "/api/v1/keywords/{uuid}/",
+        "/api/v1/keyword_notifications/",
+        "/api/v1/keyword_notifications/{uuid}/",
     }
     assert set(paths["/api/v1/messages/{uuid}/"]) == {"get"}
     assert set(paths["/api/v1/leads/{uuid}/"]) == {"get", "put", "patch", "delete"}
@@ -55,14 +64,6 @@ def test_docs_page(anon):
     # Served by this server, not a CDN: the page works on a closed network.
     assert b"cdn.jsdelivr.net" not in response.content
     assert b"/static/drf_spectacular_sidecar/swagger-ui-dist/" in response.content
-
-
-@pytest.fixture
-def admin_client(db):
-    admin = User.objects.create_superuser("root", "root@example.com", "pw")
-    client = Client()
-    client.force_login(admin)
-    return client
 
 
 def test_admin_pages_render(admin_client, alice):

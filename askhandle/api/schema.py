@@ -17,6 +17,11 @@ ERROR_RESPONSES = {
     413: OpenApiResponse(ErrorDetail, description="Request body too large."),
     415: OpenApiResponse(ErrorDetail, description="Body is neither JSON nor form data."),
     429: OpenApiResponse(ErrorDetail, description="Too many requests; see `Retry-After`."),
+    503: OpenApiResponse(
+        ErrorDetail,
+        description="The database is briefly unreachable; nothing was stored. Retry after "
+        "`Retry-After` seconds.",
+    ),
 }
 
 
@@ -36,6 +41,7 @@ class ApiAutoSchema(AutoSchema):
             codes.append(400)  # bad filters, limit or offset
         if "{" in self.path:
             codes.append(404)
+        codes.append(503)
         for code in codes:
             if str(code) not in responses:
                 responses[str(code)] = self._get_response_for_code(

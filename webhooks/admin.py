@@ -1,0 +1,137 @@
+from django import forms
+from django.contrib import admin, messages
+from django.utils.translation import ngettext
+
+from .models import Delivery, DeliveryAttempt, Webhook
+from .safety import check_target
+from .services import DeliveryInFlight, delivery_redeliver, webhook_secret_rotate
+from .signing import secret_generate
+
+
+class WebhookAdminForm(forms.ModelForm):
+    target = forms.URLField(max_length=2000, assume_scheme="https")
+
+    class Meta:
+        model = Webhook
+        fields = ["account", "event", "target", "is_active", "disabled_reason"]
+
+    def clean_target(self):
+        target = self.cleaned_data["target"]
+        try:
+            check_target(target)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return target
+
+
+@admin.register(Webhook)
+class WebhookAdmin(admin.ModelAdmin):
+    form = WebhookAdminForm
+    list_display = ["event", "target", "account", "is_active", "created_at"]
+    list_filter = ["event", "is_active", "created_at"]
+    search_fields = ["target", "uuid"]
+    list_select_related = ["account"]
+    readonly_fields = ["uuid", "created_at"]
+    autocomplete_fields = ["account"]
+    actions = ["rotate_secret"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.secret = secret_generate()
+        super().save_model(request, obj, form, change)
+        if not change:
+            self.message_user(
+                request,
+                f"Signing secret for this subscription (shown once): {obj.secret}",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Rotate the signing secret of the selected subscriptions")
+    def rotate_secret(self, request, queryset):
+        for webhook in queryset:
+            webhook_secret_rotate(webhook=webhook)
+            self.message_user(
+                request,
+                f"New secret for {webhook} (shown once): {webhook.secret}",
+                messages.WARNING,
+            )
+
+
+class DeliveryAttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    fields = ["number", "started_at", "status_code", "duration_ms", "error"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = [
+        "uuid",
+        "event_type",
+        "webhook",
+        "status",
+        "attempt_count",
+        "last_status_code",
+        "created_at",
+        "next_attempt_at",
+    ]
+    list_filter = ["status", "event__type", "created_at"]
+    search_fields = ["uuid", "webhook__target", "webhook__uuid"]
+    date_hierarchy = "created_at"
+    list_select_related = ["webhook", "event"]
+    readonly_fields = [
+        "uuid",
+        "webhook",
+        "event",
+        "event_data",
+        "status",
+        "attempt_count",
+        "last_status_code",
+        "last_error",
+        "created_at",
+        "next_attempt_at",
+        "give_up_at",
+        "completed_at",
+    ]
+    fields = readonly_fields
+    inlines = [DeliveryAttemptInline]
+    actions = ["redeliver"]
+
+    @admin.display(description="event", ordering="event__type")
+    def event_type(self, delivery):
+        return delivery.event.type
+
+    @admin.display(description="data")
+    def event_data(self, delivery):
+        return delivery.event.data
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # A log: read-only (the redeliver action still runs from the list).
+        return False
+
+    @admin.action(description="Redeliver the selected deliveries now")
+    def redeliver(self, request, queryset):
+        done = skipped = 0
+        for delivery in queryset:
+            try:
+                delivery_redeliver(delivery=delivery)
+                done += 1
+            except DeliveryInFlight:
+                skipped += 1
+        self.message_user(
+            request,
+            ngettext("%d delivery queued again.", "%d deliveries queued again.", done) % done,
+            messages.SUCCESS,
+        )
+        if skipped:
+            self.message_user(
+                request, f"{skipped} being attempted right now were left alone.", messages.WARNING
+            )

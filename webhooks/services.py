@@ -1,0 +1,84 @@
+import random
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from rest_framework import status
+from rest_framework.exceptions import APIException
+
+from accounts.models import User
+
+from .events import event_render
+from .models import Delivery, DeliveryStatus, Event, Webhook
+from .signing import secret_generate
+
+
+class DeliveryInFlight(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This delivery is being attempted right now; try again in a minute."
+    default_code = "delivery_in_flight"
+
+
+def event_emit(*, account: User, event: str, instance) -> Event | None:
+    """Record `event` and one delivery per active subscription, in the caller's transaction.
+
+    Called from the service that made the event happen, inside its transaction: if that rolls
+    back nothing is sent, and once it commits the deliveries are durable (the worker sends them).
+    Nothing is written when no subscription wants the event.
+    """
+    assert transaction.get_connection().in_atomic_block, "emit inside the event's transaction"
+    webhooks = list(Webhook.objects.filter(account=account, event=event, is_active=True).only("pk"))
+    if not webhooks:
+        return None
+    now = timezone.now()
+    recorded = Event.objects.create(
+        account=account, type=event, data=event_render(event, instance), created_at=now
+    )
+    give_up_at = now + timedelta(seconds=settings.WEBHOOK_RETRY_WINDOW)
+    Delivery.objects.bulk_create(
+        Delivery(webhook=webhook, event=recorded, next_attempt_at=now, give_up_at=give_up_at)
+        for webhook in webhooks
+    )
+    return recorded
+
+
+def webhook_create(*, account: User, **fields) -> Webhook:
+    return Webhook.objects.create(account=account, secret=secret_generate(), **fields)
+
+
+@transaction.atomic
+def webhook_secret_rotate(*, webhook: Webhook) -> Webhook:
+    """A new secret; the old one keeps signing for WEBHOOK_SECRET_GRACE seconds."""
+    webhook.previous_secret = webhook.secret
+    webhook.previous_secret_expires_at = timezone.now() + timedelta(
+        seconds=settings.WEBHOOK_SECRET_GRACE
+    )
+    webhook.secret = secret_generate()
+    webhook.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
+    return webhook
+
+
+@transaction.atomic
+def delivery_redeliver(*, delivery: Delivery) -> Delivery:
+    """Send a delivery again, now, with the same id and a fresh retry window."""
+    delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
+    now = timezone.now()
+    if delivery.leased_until and delivery.leased_until > now:
+        raise DeliveryInFlight
+    delivery.status = DeliveryStatus.PENDING
+    delivery.next_attempt_at = now
+    delivery.give_up_at = now + timedelta(seconds=settings.WEBHOOK_RETRY_WINDOW)
+    delivery.completed_at = None
+    delivery.save(update_fields=["status", "next_attempt_at", "give_up_at", "completed_at"])
+    return delivery
+
+
+def retry_delay(attempt: int, retry_after: float | None = None) -> float:
+    """Seconds before attempt `attempt + 1`: exponential, capped, jittered (so receivers coming
+    back up are not hit by every delivery at once), never sooner than the receiver asked."""
+    base = settings.WEBHOOK_RETRY_BASE_DELAY * 2 ** min(attempt - 1, 30)
+    delay = min(base, settings.WEBHOOK_RETRY_MAX_DELAY) * random.uniform(0.5, 1.0)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, settings.WEBHOOK_RETRY_MAX_DELAY))
+    return delay

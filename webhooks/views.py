@@ -1,0 +1,111 @@
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from askhandle.api.constants import UUID_PATH_REGEX
+
+from .filters import DeliveryFilter, WebhookFilter
+from .models import Delivery, DeliveryAttempt, DeliveryStatus, Webhook
+from .serializers import DeliverySerializer, WebhookSerializer, WebhookWithSecretSerializer
+from .services import delivery_redeliver, webhook_create, webhook_secret_rotate
+
+
+@extend_schema_view(
+    list=extend_schema(description="Your webhook subscriptions, newest first."),
+    create=extend_schema(
+        description="Subscribe `target` to `event`. The answer carries the signing `secret`, "
+        "shown only this once.",
+        responses={201: WebhookWithSecretSerializer},
+    ),
+    retrieve=extend_schema(description="One subscription."),
+    update=extend_schema(description="Change a subscription (fields left out keep their values)."),
+    partial_update=extend_schema(description="Change some fields of a subscription."),
+    destroy=extend_schema(description="Unsubscribe (its delivery log goes with it)."),
+)
+class WebhookViewSet(viewsets.ModelViewSet):
+    serializer_class = WebhookSerializer
+    filterset_class = WebhookFilter
+    lookup_field = "uuid"
+    lookup_value_regex = UUID_PATH_REGEX
+
+    def get_queryset(self):
+        return Webhook.objects.filter(account=self.request.user).order_by("-created_at", "-id")
+
+    def get_serializer_class(self):
+        if self.action in ("create", "rotate_secret"):
+            return WebhookWithSecretSerializer
+        if self.action in ("deliveries", "redeliver"):
+            return DeliverySerializer
+        return WebhookSerializer
+
+    def perform_create(self, serializer):
+        serializer.instance = webhook_create(account=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        if serializer.validated_data.get("is_active"):
+            serializer.validated_data["disabled_reason"] = ""
+        serializer.save()
+
+    @extend_schema(
+        request=None,
+        description="Replace the signing secret. The old one keeps signing (as a second "
+        "signature) for a day, so receivers can switch over.",
+    )
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request, uuid=None):
+        webhook = webhook_secret_rotate(webhook=self.get_object())
+        return Response(self.get_serializer(webhook).data)
+
+    def _deliveries(self):
+        # Not get_object(): that would apply this action's delivery filters to webhooks.
+        webhook = get_object_or_404(self.get_queryset(), uuid=self.kwargs["uuid"])
+        return (
+            Delivery.objects.filter(webhook=webhook)
+            .select_related("event")
+            .prefetch_related(Prefetch("attempts", DeliveryAttempt.objects.order_by("number")))
+            .order_by("-created_at", "-id")
+        )
+
+    @extend_schema(
+        description="The delivery log of this subscription, newest first, each with its attempts.",
+        parameters=[
+            OpenApiParameter(
+                "status", enum=DeliveryStatus.values, description="Only deliveries in this state."
+            )
+        ],
+    )
+    @action(detail=True, methods=["get"])
+    def deliveries(self, request, uuid=None):
+        # Filtered here rather than by the view's filter backend, which filters webhooks.
+        filterset = DeliveryFilter(request.query_params, queryset=self._deliveries())
+        if not filterset.is_valid():
+            raise ValidationError(filterset.errors)
+        page = self.paginate_queryset(filterset.qs)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: DeliverySerializer,
+            409: OpenApiResponse(description="The delivery is being attempted right now."),
+        },
+        description="Send a delivery again now, with the same id, whatever its status.",
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=rf"deliveries/(?P<delivery_id>{UUID_PATH_REGEX})/redeliver",
+    )
+    def redeliver(self, request, uuid=None, delivery_id=None):
+        delivery = get_object_or_404(self._deliveries(), uuid=delivery_id)
+        delivery = delivery_redeliver(delivery=delivery)
+        return Response(self.get_serializer(delivery).data, status=status.HTTP_202_ACCEPTED)
