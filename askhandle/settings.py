@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from corsheaders.defaults import default_headers as cors_default_headers
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -58,12 +60,18 @@ INSTALLED_APPS = [
     "leads",
     "webhooks",
     "keywords",
+    "idempotency",
 ]
 
+# Security, CORS and the API's headers first, so that every answer carries them, including the
+# 429 and 413 answers of the rate and body limits.
 MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "askhandle.api.middleware.ApiSecurityHeadersMiddleware",
+    "askhandle.api.throttling.ClientAddressRateLimitMiddleware",
     "askhandle.api.middleware.RequestBodyLimitMiddleware",
     "askhandle.api.body.CompleteBodyMiddleware",
-    "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -183,6 +191,25 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BODY_BYTES", 1024 * 1024)
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# HTTPS=1 when clients reach the server over HTTPS (TLS in gunicorn, or a proxy with NUM_PROXIES):
+# plain-HTTP requests are redirected (except the health check), cookies are HTTPS-only, and HSTS
+# tells browsers to keep to HTTPS. `manage.py check --deploy` passes with it.
+HTTPS = env_bool("HTTPS")
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 60 * 60 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
+
+# Chat frontends on other sites call the API from the browser: these origins
+# ("https://shop.example.com", comma-separated) may, and no other. Keys travel in the
+# Authorization header, never in cookies, so no credentials mode.
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", "")
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = (*cors_default_headers, "idempotency-key")
+CORS_EXPOSE_HEADERS = ["Retry-After", "Idempotent-Replayed"]
+CORS_PREFLIGHT_MAX_AGE = 24 * 60 * 60
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -191,15 +218,17 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["askhandle.api.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "askhandle.api.parsers.JSONParser",
+        "askhandle.api.parsers.FormParser",
+        "askhandle.api.parsers.MultiPartParser",
     ],
     "DEFAULT_FILTER_BACKENDS": ["askhandle.api.filters.FilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "askhandle.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "askhandle.api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "askhandle.api.exceptions.exception_handler",
+    # Per API key; per client address is ClientAddressRateLimitMiddleware (above).
+    "DEFAULT_THROTTLE_CLASSES": ["askhandle.api.throttling.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "api_token": os.environ.get("API_TOKEN_THROTTLE_RATE", "10/min"),
     },
@@ -211,7 +240,14 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": env_int("NUM_PROXIES", 0),
 }
 
+# Rate limits ("N/s", "N/min", "N/hour", "N/day", or "off"); see docs/api.md "Rate limits".
+# Generous defaults: one chat widget's key serves every visitor of a site.
+API_KEY_THROTTLE_RATE = os.environ.get("API_KEY_THROTTLE_RATE", "6000/min")
+CLIENT_ADDRESS_THROTTLE_RATE = os.environ.get("CLIENT_ADDRESS_THROTTLE_RATE", "1200/min")
+
 API_MAX_PAGE_SIZE = 1000
+# How long a create's answer is replayed for a retry with the same Idempotency-Key.
+IDEMPOTENCY_KEY_TTL_SECONDS = env_int("IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 60 * 60)
 # An API key's last-used time is written at most this often, so reads stay reads.
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60
 

@@ -2,6 +2,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 
 from askhandle.api.constants import UUID_PATH_REGEX
+from idempotency.decorators import IdempotentCreateMixin
 
 from .filters import KeywordNotificationFilter
 from .models import Keyword, KeywordNotification
@@ -16,7 +17,7 @@ from .services import keyword_save
         "words) record a keyword notification."
     ),
 )
-class KeywordViewSet(viewsets.ModelViewSet):
+class KeywordViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     serializer_class = KeywordSerializer
     lookup_field = "uuid"
     lookup_value_regex = UUID_PATH_REGEX

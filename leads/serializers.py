@@ -1,4 +1,7 @@
+from rest_framework import serializers
+
 from askhandle.api.serializers import ModelSerializer, datetime_json
+from rooms.serializers import RoomSerializer
 
 from .models import Lead
 
@@ -30,3 +33,16 @@ class LeadSerializer(ModelSerializer):
             "referrer": instance.referrer,
             "created_at": datetime_json(instance.created_at),
         }
+
+
+class LeadExportSerializer(serializers.Serializer):
+    """Everything held about a lead (`GET /leads/<uuid>/export/`)."""
+
+    lead = LeadSerializer(read_only=True)
+    rooms = RoomSerializer(
+        many=True,
+        read_only=True,
+        help_text="The rooms whose messages carry the lead's email or phone number, newest "
+        "first, each with all its messages.",
+    )
+    exported_at = serializers.DateTimeField(read_only=True)

@@ -1,12 +1,27 @@
-from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import viewsets
+from django.db.models import Prefetch
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
 
 from askhandle.api.constants import UUID_PATH_REGEX
+from askhandle.api.schema import ERROR_RESPONSES
+from idempotency.decorators import IdempotentCreateMixin
+from messaging.models import Message
 
 from .filters import LeadFilter
 from .models import Lead
-from .serializers import LeadSerializer
-from .services import lead_create
+from .selectors import lead_rooms
+from .serializers import LeadExportSerializer, LeadSerializer
+from .services import lead_create, lead_delete
+
+PURGE_PARAMETER = OpenApiParameter(
+    "purge",
+    bool,
+    description="`true`: also delete every room held about the lead (those whose messages carry "
+    "its email or phone number) with all their messages. Default `false`: the lead only.",
+)
 
 
 @extend_schema_view(
@@ -15,9 +30,13 @@ from .services import lead_create
     retrieve=extend_schema(description="One of your leads."),
     update=extend_schema(description="Update a lead (fields left out keep their values)."),
     partial_update=extend_schema(description="Update some fields of a lead."),
-    destroy=extend_schema(description="Delete a lead."),
+    destroy=extend_schema(
+        description="Delete a lead; with `?purge=true` also its rooms and their messages.",
+        parameters=[PURGE_PARAMETER],
+        responses={204: None, 400: ERROR_RESPONSES[400]},
+    ),
 )
-class LeadViewSet(viewsets.ModelViewSet):
+class LeadViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     serializer_class = LeadSerializer
     filterset_class = LeadFilter
     lookup_field = "uuid"
@@ -28,3 +47,28 @@ class LeadViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         serializer.instance = lead_create(account=self.request.user, **serializer.validated_data)
+
+    def destroy(self, request, *args, **kwargs):
+        field = serializers.BooleanField(default=False)
+        try:
+            purge = field.run_validation(request.query_params.get("purge", serializers.empty))
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({"purge": exc.detail}) from None
+        lead_delete(lead=self.get_object(), purge=purge)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        description="Everything held about one of your leads, for a subject access request: the "
+        "lead, and every room whose messages carry its email or phone number, with all their "
+        "messages.",
+        operation_id="leads_export",
+        responses=LeadExportSerializer,
+        filters=False,
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def export(self, request, *args, **kwargs):
+        lead = self.get_object()
+        messages = Message.objects.order_by("sent_at", "id")
+        rooms = lead_rooms(lead=lead).prefetch_related(Prefetch("messages", queryset=messages))
+        data = {"lead": lead, "rooms": rooms, "exported_at": timezone.now()}
+        return Response(LeadExportSerializer(data, context=self.get_serializer_context()).data)

@@ -2,6 +2,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 
 from askhandle.api.constants import UUID_PATH_REGEX
+from idempotency.decorators import IdempotentCreateMixin
 
 from .filters import MessageFilter
 from .models import Message
@@ -20,6 +21,7 @@ from .services import message_create
     ),
 )
 class MessageViewSet(
+    IdempotentCreateMixin,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
     mixins.ListModelMixin,

@@ -79,3 +79,10 @@ def receiver(settings):
     server = Receiver().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def no_rate_limits(settings):
+    """For pinned query counts: the rate-limit counters are cache traffic (database queries only
+    with the database cache); their cost is pinned in test_throttling.py."""
+    settings.API_KEY_THROTTLE_RATE = settings.CLIENT_ADDRESS_THROTTLE_RATE = "off"

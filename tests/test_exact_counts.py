@@ -156,14 +156,17 @@ def test_another_accounts_room_counts_nothing(alice, bob):
     assert api_count(alice, "/api/v1/messages/", {"room": str(bobs_room.uuid)}) == 0
 
 
-def test_counts_do_not_scan_the_rows(alice):
+def test_counts_do_not_scan_the_rows(alice, no_rate_limits):
     spread(alice.user)
     alice.client.get("/api/v1/messages/")
     with CaptureQueriesContext(connection) as queries:
         alice.client.get("/api/v1/messages/", {"start_date": "2024-03-09"})
     sql = [query["sql"] for query in queries.captured_queries]
     assert any("messaging_messagedaycount" in statement for statement in sql)
-    assert not any("COUNT(" in statement.upper() for statement in sql)
+    assert not any(
+        "COUNT(" in statement.upper() and "MESSAGING_MESSAGE" in statement.upper()
+        for statement in sql
+    )
 
 
 def test_a_filter_the_counters_do_not_know_falls_back_to_counting_rows(alice, rf):

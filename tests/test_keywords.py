@@ -167,7 +167,7 @@ def test_notifications_filters_and_pagination(alice):
     assert list(bad.json()) == ["start_date"]
 
 
-def test_notification_list_query_count(alice, django_assert_num_queries):
+def test_notification_list_query_count(alice, django_assert_num_queries, no_rate_limits):
     add_keyword(alice, "help")
     room = RoomFactory(account=alice.user)
     for _ in range(5):
@@ -194,7 +194,7 @@ def test_notifications_fire_the_keyword_notification_webhook(alice, receiver):
     assert Delivery.objects.get().status == "succeeded"
 
 
-def test_keyword_list_query_count(alice, django_assert_num_queries):
+def test_keyword_list_query_count(alice, django_assert_num_queries, no_rate_limits):
     for keyword in ["a1", "b2", "c3"]:
         add_keyword(alice, keyword)
     alice.client.get("/api/v1/keywords/")

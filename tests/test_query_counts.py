@@ -4,6 +4,12 @@ import pytest
 
 from .factories import LeadFactory, MessageFactory, RoomFactory
 
+
+@pytest.fixture(autouse=True)
+def _no_rate_limits(no_rate_limits):
+    pass
+
+
 # Key lookup (with its account) + count + page (+ the nested messages of the page's rooms).
 LIST_QUERIES = {"leads": 3, "messages": 3, "rooms": 4}
 

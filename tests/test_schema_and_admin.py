@@ -19,6 +19,7 @@ def test_schema_describes_every_endpoint_field_and_filter(anon):
         "/api/v1/auth/api-token",
         "/api/v1/leads/",
         "/api/v1/leads/{uuid}/",
+        "/api/v1/leads/{uuid}/export/",
         "/api/v1/rooms/",
         "/api/v1/rooms/{label}/",
         "/api/v1/messages/",

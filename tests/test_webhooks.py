@@ -479,7 +479,7 @@ def test_delivery_log_lists_attempts_newest_first(alice, bob, receiver, fast_ret
 
 
 def test_delivery_log_query_count_is_constant(
-    alice, receiver, fast_retries, django_assert_num_queries
+    alice, receiver, fast_retries, django_assert_num_queries, no_rate_limits
 ):
     hook = subscribe(alice, receiver.url)
     room = RoomFactory(account=alice.user)
@@ -638,7 +638,7 @@ def test_webhook_filters_and_target_updates_are_checked(alice, receiver, setting
     assert Webhook.objects.get(uuid=hook["uuid"]).target == receiver.url
 
 
-def test_webhook_list_query_count(alice, receiver, django_assert_num_queries):
+def test_webhook_list_query_count(alice, receiver, django_assert_num_queries, no_rate_limits):
     for event in ["lead.added", "chat.added", "message.added"]:
         subscribe(alice, receiver.url, event=event)
     alice.client.get("/api/v1/webhooks/")

@@ -12,6 +12,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from askhandle.api.constants import UUID_PATH_REGEX
+from idempotency.decorators import IdempotentCreateMixin
 
 from .filters import DeliveryFilter, WebhookFilter
 from .models import Delivery, DeliveryAttempt, DeliveryStatus, Webhook
@@ -31,7 +32,7 @@ from .services import delivery_redeliver, webhook_create, webhook_secret_rotate
     partial_update=extend_schema(description="Change some fields of a subscription."),
     destroy=extend_schema(description="Unsubscribe (its delivery log goes with it)."),
 )
-class WebhookViewSet(viewsets.ModelViewSet):
+class WebhookViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     serializer_class = WebhookSerializer
     filterset_class = WebhookFilter
     lookup_field = "uuid"

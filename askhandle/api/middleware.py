@@ -32,3 +32,30 @@ class RequestBodyLimitMiddleware:
                 {"detail": f"Request body too large (limit {limit} bytes)."}, status=413
             )
         return self.get_response(request)
+
+
+class ApiSecurityHeadersMiddleware:
+    """API answers are data for programs, never a page: a browser must not run or frame them, and
+    nothing on the way may keep a copy (they hold people's contact details). The HTML docs page
+    keeps Django's defaults."""
+
+    prefix = "/api/"
+    headers = {
+        "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+        "Cache-Control": "no-store",
+        # Also here for the answers of the middleware below it (413, 429), which
+        # XFrameOptionsMiddleware, further in, never sees.
+        "X-Frame-Options": "DENY",
+    }
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path.startswith(self.prefix) and not response.get("Content-Type", "").startswith(
+            "text/html"
+        ):
+            for name, value in self.headers.items():
+                response.headers.setdefault(name, value)
+        return response

@@ -1,7 +1,9 @@
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
+
+from idempotency.decorators import HEADER as IDEMPOTENCY_HEADER
 
 ErrorDetail = inline_serializer("ErrorDetail", {"detail": serializers.CharField()})
 
@@ -16,6 +18,10 @@ ERROR_RESPONSES = {
     411: OpenApiResponse(ErrorDetail, description="A chunked body (send Content-Length)."),
     413: OpenApiResponse(ErrorDetail, description="Request body too large."),
     415: OpenApiResponse(ErrorDetail, description="Body is neither JSON nor form data."),
+    422: OpenApiResponse(
+        ErrorDetail,
+        description="The `Idempotency-Key` was already used with another body or endpoint.",
+    ),
     429: OpenApiResponse(ErrorDetail, description="Too many requests; see `Retry-After`."),
     503: OpenApiResponse(
         ErrorDetail,
@@ -25,9 +31,34 @@ ERROR_RESPONSES = {
 }
 
 
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    description="Optional, 1 to 255 printable ASCII characters (a UUID is a good choice). A "
+    "retry with the same key within 24 hours creates nothing and answers the first response "
+    "again (with `Idempotent-Replayed: true`); the same key with another body answers 422. "
+    "Keys are per account.",
+    pattern=r"^[\x21-\x7e]{1,255}$",
+)
+
+
 class ApiAutoSchema(AutoSchema):
     """Documents the error answers every operation can give, so clients (and the fuzzing tests)
     see the whole contract, not only the happy path."""
+
+    def _is_idempotent(self):
+        # A viewset's handler is its action (`create`); an APIView's, the method (`post`).
+        handler = getattr(
+            self.view, getattr(self.view, "action", None) or self.method.lower(), None
+        )
+        return getattr(handler, "idempotent", False)
+
+    def get_override_parameters(self):
+        parameters = super().get_override_parameters()
+        if self._is_idempotent():
+            parameters = [*parameters, IDEMPOTENCY_KEY_PARAMETER]
+        return parameters
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
@@ -41,6 +72,9 @@ class ApiAutoSchema(AutoSchema):
             codes.append(400)  # bad filters, limit or offset
         if "{" in self.path:
             codes.append(404)
+        if self._is_idempotent():
+            codes.append(422)
+        codes.append(429)  # the rate limits apply to every request under /api/
         codes.append(503)
         for code in codes:
             if str(code) not in responses:

@@ -1,0 +1,93 @@
+"""`Idempotency-Key` on creates: a retried POST replays the first answer instead of creating
+twice. Opt in with `IdempotentCreateMixin` on a viewset, or `@idempotent` on a view method."""
+
+import functools
+import hashlib
+import json
+import re
+
+from django.db import transaction
+from rest_framework import status
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.response import Response
+
+from .services import idempotency_key_claim, idempotency_key_complete
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")
+
+
+class IdempotencyKeyReused(APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = (
+        "This Idempotency-Key was already used for a different request (another body or "
+        "endpoint). Use a new key for a new request."
+    )
+    default_code = "idempotency_key_reused"
+
+
+def request_fingerprint(request) -> str:
+    """The operation and the parsed body: the same JSON in another key order or spacing is the
+    same request; form data is compared field by field."""
+    data = request.data
+    if hasattr(data, "lists"):  # a QueryDict (form data)
+        data = dict(data.lists())
+    view_name = request.resolver_match.view_name if request.resolver_match else request.path
+    canonical = json.dumps(
+        [request.method, view_name, data], sort_keys=True, separators=(",", ":"), default=str
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def idempotent_call(request, create):
+    """Run `create()` (returning a Response) at most once per account and `Idempotency-Key`.
+
+    The key is recorded with the answer in the transaction of the create, and only for a
+    success: a request refused with a 4xx created nothing, so the same key may be sent again.
+    """
+    key = request.headers.get(HEADER)
+    if key is None:
+        return create()
+    if not KEY_PATTERN.fullmatch(key):
+        raise ValidationError(
+            {HEADER: ["Must be 1 to 255 printable ASCII characters without spaces."]}
+        )
+    fingerprint = request_fingerprint(request)
+    with transaction.atomic():
+        record, claimed = idempotency_key_claim(
+            account=request.user, key=key, fingerprint=fingerprint
+        )
+        if not claimed:
+            if record.fingerprint != fingerprint:
+                raise IdempotencyKeyReused()
+            return Response(
+                record.response_body,
+                status=record.response_status,
+                headers={REPLAYED_HEADER: "true"},
+            )
+        response = create()
+        if not status.is_success(response.status_code):
+            transaction.set_rollback(True)
+            return response
+        idempotency_key_complete(record=record, status=response.status_code, body=response.data)
+    return response
+
+
+def idempotent(method):
+    """Make a view method (`post`, or a viewset's `create`) honour `Idempotency-Key`."""
+
+    @functools.wraps(method)
+    def wrapper(self, request, *args, **kwargs):
+        return idempotent_call(request, lambda: method(self, request, *args, **kwargs))
+
+    wrapper.idempotent = True  # read by the schema generator (askhandle.api.schema)
+    return wrapper
+
+
+class IdempotentCreateMixin:
+    """For a viewset with `CreateModelMixin`: POST creates honour `Idempotency-Key`."""
+
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
