@@ -22,6 +22,10 @@ RUN pip install . \
 # volume there to keep it).
 ENV SQLITE_PATH=/data/db.sqlite3
 
+# gunicorn reads WEB_CONCURRENCY (worker processes: about one per core); 4 threads each, as
+# measured in docs/performance.md.
+ENV WEB_CONCURRENCY=2
+
 USER app
 EXPOSE 8000
-CMD ["gunicorn", "askhandle.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3"]
+CMD ["gunicorn", "askhandle.wsgi", "--bind", "0.0.0.0:8000", "--threads", "4"]

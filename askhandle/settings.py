@@ -126,7 +126,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Off by default: gunicorn's sync workers serve one request at a time, so a pool gains them
     # nothing, and after a database outage it reconnects on an exponential backoff (measured:
     # 8-10 s late after a 20 s outage) where a plain connection reconnects on the next request.
-    # See docs/reliability-load.md.
+    # See docs/reliability.md.
     if env_bool("DATABASE_POOL", default=False):
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env_int("DATABASE_POOL_MIN_SIZE", 1),
@@ -220,13 +220,13 @@ REST_FRAMEWORK = {
         "accounts.authentication.ApiKeyAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["askhandle.api.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "askhandle.api.parsers.JSONParser",
         "askhandle.api.parsers.FormParser",
         "askhandle.api.parsers.MultiPartParser",
     ],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["askhandle.api.filters.FilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "askhandle.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "askhandle.api.schema.ApiAutoSchema",

@@ -1,13 +1,14 @@
-import django_filters
+from askhandle.api.filters import DateBoundFilter, DayCountedFilterSet
 
-from askhandle.api.filters import DateBoundFilter
-
-from .models import Lead
+from .models import Lead, LeadDayCount
 
 
-class LeadFilter(django_filters.FilterSet):
+class LeadFilter(DayCountedFilterSet):
     start_date = DateBoundFilter(field_name="created_at", bound="start")
     end_date = DateBoundFilter(field_name="created_at", bound="end")
+
+    day_counts = LeadDayCount
+    date_field = "created_at"
 
     class Meta:
         model = Lead

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from askhandle.api.counting import CountedTable, DayCount
+
 
 class Message(models.Model):
     """One message in a room, from a visitor or from support (a person or the bot)."""
@@ -34,3 +36,24 @@ class Message(models.Model):
 
     def __str__(self):
         return self.body[:60]
+
+
+class MessageDayCount(DayCount):
+    """Messages per account and UTC day of `sent_at` (scope 0), and per room (scope: its id);
+    kept by triggers (askhandle.api.counting), read for exact list counts."""
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "scope", "day"], name="message_day_count_key"
+            )
+        ]
+
+
+# What the triggers (installed by this app's migrations) maintain; see rebuild_counts.
+MESSAGE_COUNTS = CountedTable(
+    table="messaging_message",
+    counts="messaging_messagedaycount",
+    time_column="sent_at",
+    scope_columns=("room_id",),
+)

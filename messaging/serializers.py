@@ -5,7 +5,7 @@ from drf_spectacular.plumbing import build_basic_type, build_object_type
 from drf_spectacular.types import OpenApiTypes
 from rest_framework import serializers
 
-from askhandle.api.serializers import ModelSerializer
+from askhandle.api.serializers import ModelSerializer, datetime_json
 from rooms.models import Room
 
 from .models import Message
@@ -81,3 +81,70 @@ class MessageSerializer(ModelSerializer):
             "terminated",
         ]
         read_only_fields = ["uuid", "sent_at", "support_answer", "terminated"]
+
+    def to_representation(self, instance):
+        return message_representation(instance)
+
+
+def message_representation(message: Message) -> dict:
+    """What MessageSerializer's fields render, written out: on a list, DRF's field-by-field
+    rendering (and building the fields on every request) cost more than the queries.
+    tests/test_representations.py holds the two equal."""
+    room = message.room
+    return {
+        "uuid": str(message.uuid),
+        "room": {"uuid": str(room.uuid), "label": room.label},
+        "body": message.body,
+        "nickname": message.nickname,
+        "email": message.email,
+        "phone_number": message.phone_number,
+        "is_support_sender": message.is_support_sender,
+        "sent_at": datetime_json(message.sent_at),
+        "support_answer": message.support_answer,
+        "terminated": message.terminated,
+    }
+
+
+_ROW_FIELDS = (
+    "room_id",
+    "uuid",
+    "body",
+    "nickname",
+    "email",
+    "phone_number",
+    "is_support_sender",
+    "sent_at",
+    "support_answer",
+    "terminated",
+)
+
+
+def messages_by_room(rooms) -> dict[int, list[dict]]:
+    """The rendered messages of these rooms, oldest first, by room id: one query and no model
+    instances, since a page of rooms can carry thousands of messages. Renders exactly what
+    message_representation does (tests/test_representations.py)."""
+    by_room = {room.pk: [] for room in rooms}
+    if not by_room:
+        return by_room
+    refs = {room.pk: {"uuid": str(room.uuid), "label": room.label} for room in rooms}
+    rows = (
+        Message.objects.filter(room__in=list(by_room))
+        .order_by("sent_at", "id")
+        .values_list(*_ROW_FIELDS)
+    )
+    for room_id, uuid_, body, nickname, email, phone, support, sent_at, answer, ended in rows:
+        by_room[room_id].append(
+            {
+                "uuid": str(uuid_),
+                "room": refs[room_id],
+                "body": body,
+                "nickname": nickname,
+                "email": email,
+                "phone_number": phone,
+                "is_support_sender": support,
+                "sent_at": datetime_json(sent_at),
+                "support_answer": answer,
+                "terminated": ended,
+            }
+        )
+    return by_room

@@ -1,13 +1,14 @@
-import django_filters
+from askhandle.api.filters import DateBoundFilter, DayCountedFilterSet
 
-from askhandle.api.filters import DateBoundFilter
-
-from .models import Room
+from .models import Room, RoomDayCount
 
 
-class RoomFilter(django_filters.FilterSet):
+class RoomFilter(DayCountedFilterSet):
     start_date = DateBoundFilter(field_name="created_at", bound="start")
     end_date = DateBoundFilter(field_name="created_at", bound="end")
+
+    day_counts = RoomDayCount
+    date_field = "created_at"
 
     class Meta:
         model = Room

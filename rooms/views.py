@@ -5,6 +5,7 @@ from rest_framework import viewsets
 from askhandle.api.constants import LABEL_PATH_REGEX
 from idempotency.decorators import IdempotentCreateMixin
 from messaging.models import Message
+from messaging.serializers import messages_by_room
 
 from .filters import RoomFilter
 from .models import Room
@@ -32,12 +33,20 @@ class RoomViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     lookup_value_regex = LABEL_PATH_REGEX
 
     def get_queryset(self):
+        rooms = Room.objects.filter(account=self.request.user).order_by("-created_at", "-id")
+        if self.action == "list":
+            return rooms  # the page's messages: paginate_queryset
         messages = Message.objects.order_by("sent_at", "id")
-        return (
-            Room.objects.filter(account=self.request.user)
-            .prefetch_related(Prefetch("messages", queryset=messages))
-            .order_by("-created_at", "-id")
-        )
+        return rooms.prefetch_related(Prefetch("messages", queryset=messages))
+
+    def paginate_queryset(self, queryset):
+        # A page of rooms can carry thousands of messages: fetched in one query and rendered
+        # from rows, without a model instance each (what prefetch_related would build).
+        page = super().paginate_queryset(queryset)
+        rendered = messages_by_room(page)
+        for room in page:
+            room.rendered_messages = rendered[room.pk]
+        return page
 
     def perform_create(self, serializer):
         serializer.instance = room_create(account=self.request.user, **serializer.validated_data)

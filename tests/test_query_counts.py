@@ -44,6 +44,9 @@ def test_filtered_lists_are_constant(alice, django_assert_num_queries):
     alice.client.get("/api/v1/leads/")
     for url in [
         f"/api/v1/messages/?room={room.uuid}&start_date=2000-01-01",
+        # A datetime bound inside a day: counters plus that day's rows, still one count query.
+        f"/api/v1/messages/?room={room.uuid}&start_date=2000-01-01T10:00:00Z",
+        "/api/v1/messages/?end_date=2999-01-01T10:00:00Z",
         "/api/v1/leads/?start_date=2000-01-01&end_date=2999-01-01&limit=2",
         "/api/v1/rooms/?end_date=2999-01-01",
     ]:

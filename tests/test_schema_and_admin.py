@@ -39,10 +39,10 @@ def test_schema_describes_every_endpoint_field_and_filter(anon):
     assert set(paths["/api/v1/messages/{uuid}/"]) == {"get"}
     assert set(paths["/api/v1/leads/{uuid}/"]) == {"get", "put", "patch", "delete"}
     params = {p["name"] for p in paths["/api/v1/messages/"]["get"]["parameters"]}
-    assert params == {"room", "start_date", "end_date", "limit", "offset"}
+    assert params == {"room", "start_date", "end_date", "limit", "offset", "cursor"}
     for resource in ["leads", "rooms"]:
         params = {p["name"] for p in paths[f"/api/v1/{resource}/"]["get"]["parameters"]}
-        assert params == {"start_date", "end_date", "limit", "offset"}
+        assert params == {"start_date", "end_date", "limit", "offset", "cursor"}
     params = {p["name"] for p in paths["/api/v1/knowledge/"]["get"]["parameters"]}
     assert params == {"search", "start_date", "end_date", "limit", "offset"}
     components = schema["components"]["schemas"]

@@ -646,7 +646,8 @@ def test_webhook_list_query_count(alice, receiver, django_assert_num_queries, no
         assert alice.client.get("/api/v1/webhooks/").json()["count"] == 3
 
 
-def test_the_worker_survives_a_database_outage(db, monkeypatch, caplog):
+@pytest.mark.django_db(transaction=True)  # the worker may close its connection, as in production
+def test_the_worker_survives_a_database_outage(monkeypatch, caplog):
     from django.db import OperationalError
 
     calls = []

@@ -14,7 +14,13 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, close_old_connections, transaction
+from django.db import (
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connections,
+    transaction,
+)
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -134,11 +140,12 @@ def _send_safely(delivery: Delivery) -> None:
 
 
 def _send_in_thread(delivery: Delivery) -> None:
-    close_old_connections()
     try:
         _send_safely(delivery)
     finally:
-        close_old_connections()
+        # Pool threads come and go with the worker: never leave their connections open (with
+        # DATABASE_POOL on this returns them to the pool; the cost is small next to the HTTP).
+        connections.close_all()
 
 
 def deliveries_prune() -> int:

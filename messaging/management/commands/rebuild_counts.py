@@ -1,0 +1,23 @@
+from django.core.management.base import BaseCommand
+from django.db import connection, transaction
+
+from leads.models import LEAD_COUNTS
+from messaging.models import MESSAGE_COUNTS
+from rooms.models import ROOM_COUNTS
+
+
+class Command(BaseCommand):
+    help = (
+        "Recompute the day counters behind exact list counts from the rows. Only needed after "
+        "rows were written with triggers disabled (pg_restore --disable-triggers, bulk loads)."
+    )
+
+    def handle(self, *args, **options):
+        with transaction.atomic(), connection.cursor() as cursor:
+            for counted in (MESSAGE_COUNTS, ROOM_COUNTS, LEAD_COUNTS):
+                if connection.vendor == "postgresql":
+                    # No writer may slip in between the recount and the commit.
+                    cursor.execute(f"LOCK TABLE {counted.table} IN SHARE MODE")
+                for statement in counted.rebuild_sql(connection.vendor):
+                    cursor.execute(statement)
+                self.stdout.write(f"Rebuilt {counted.counts}.")
