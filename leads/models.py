@@ -29,7 +29,13 @@ class Lead(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["account", "chat_key"], name="lead_chat_key_unique"),
+            # Conditional (NULLs are distinct anyway): a partial unique index, which SQLite adds
+            # without rebuilding the table (a rebuild would drop the table's triggers).
+            models.UniqueConstraint(
+                fields=["account", "chat_key"],
+                condition=models.Q(chat_key__isnull=False),
+                name="lead_chat_key_unique",
+            ),
         ]
         indexes = [
             models.Index(fields=["account", "-created_at", "-id"], name="lead_account_created"),

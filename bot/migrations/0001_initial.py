@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('messaging', '0001_initial'),
-        ('rooms', '0002_room_lead'),
+        ('rooms', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
