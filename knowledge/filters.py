@@ -1,5 +1,6 @@
 import django_filters
 from django.db.models import Case, IntegerField, When
+from rest_framework.exceptions import ValidationError
 
 from askhandle.api.filters import DateBoundFilter
 
@@ -24,6 +25,9 @@ class KnowledgeEntryFilter(django_filters.FilterSet):
         fields = ["search", "start_date", "end_date"]
 
     def filter_search(self, queryset, name, value):
+        if self.request.query_params.get("cursor") is not None:
+            # Cursor pages follow a column order; search results are ordered by relevance.
+            raise ValidationError({"cursor": ["Cannot be combined with search."]})
         matches = knowledge_search(
             account_id=self.request.user.pk, text=value, limit=SEARCH_RESULTS
         )

@@ -55,6 +55,21 @@ def test_search_ranks_best_first_within_the_account(alice, bob):
     assert alice.client.get(URL, {"search": "unicorns"}).json()["count"] == 0
 
 
+def test_search_pages_by_offset_not_cursor(alice):
+    for n in range(3):
+        alice.client.post(URL, {"question": f"Refund case {n}", "answer": "..."}, format="json")
+    page = alice.client.get(URL, {"search": "refund", "limit": 2}).json()
+    assert (page["count"], len(page["results"])) == (3, 2)
+    assert "offset=2" in page["next"]
+    response = alice.client.get(URL, {"search": "refund", "cursor": ""})
+    assert (response.status_code, response.json()) == (
+        400,
+        {"cursor": ["Cannot be combined with search."]},
+    )
+    # Without search, cursor pages work as on every list.
+    assert len(alice.client.get(URL, {"cursor": "", "limit": 2}).json()["results"]) == 2
+
+
 def test_tenancy(alice, bob):
     theirs = bob.client.post(URL, {"question": "q", "answer": "a"}, format="json").json()
     assert alice.client.get(f"{URL}{theirs['uuid']}/").status_code == 404

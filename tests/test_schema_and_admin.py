@@ -44,7 +44,7 @@ def test_schema_describes_every_endpoint_field_and_filter(anon):
         params = {p["name"] for p in paths[f"/api/v1/{resource}/"]["get"]["parameters"]}
         assert params == {"start_date", "end_date", "limit", "offset", "cursor"}
     params = {p["name"] for p in paths["/api/v1/knowledge/"]["get"]["parameters"]}
-    assert params == {"search", "start_date", "end_date", "limit", "offset"}
+    assert params == {"search", "start_date", "end_date", "limit", "offset", "cursor"}
     components = schema["components"]["schemas"]
     assert set(components["Lead"]["properties"]) == {
         "uuid", "nickname", "email", "phone_number", "device", "from_page_title", "referrer",
