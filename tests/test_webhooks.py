@@ -657,9 +657,6 @@ def test_the_worker_survives_a_database_outage(monkeypatch, caplog):
         raise OperationalError("server closed the connection unexpectedly")
 
     monkeypatch.setattr(worker, "deliveries_claim", unavailable)
-    # The worker drops its connection after an outage; the test's is inside the test's
-    # transaction (on PostgreSQL, closing it would break the test's teardown).
-    monkeypatch.setattr(worker, "close_old_connections", lambda: None)
     stops = iter([False, False, True])
     worker.run(concurrency=1, poll_interval=0.01, should_stop=lambda: next(stops))
     assert len(calls) == 2
