@@ -13,6 +13,8 @@ from django_tasks import default_task_backend
 from accounts.models import User
 from messaging.models import Message
 from rooms.models import Room
+from webhooks.models import EventType
+from webhooks.services import event_emit
 
 from .answerers import Answer, builtin_answer, llm_answer, room_history
 from .llm import LlmError, LlmTimeout, llm_enabled
@@ -136,10 +138,12 @@ def message_answer_apply(*, message: Message, answer: Answer) -> bool:
 
 @transaction.atomic
 def room_hand_off(*, room: Room, message: Message, reason: str) -> HandOff:
-    """Hand the conversation to a person: the room's bot is turned off and the hand-off recorded
-    (listed in the admin). The place to notify the account (a webhook event) from."""
+    """Hand the conversation to a person: the room's bot is turned off, the hand-off recorded
+    (listed in the admin) and the account told (the `chat.handed_off` webhook event)."""
     Room.objects.filter(pk=room.pk).update(is_bot_use=False)
     room.is_bot_use = False
-    return HandOff.objects.create(
+    hand_off = HandOff.objects.create(
         account_id=room.account_id, room=room, message=message, reason=reason
     )
+    event_emit(account=message.account, event=EventType.CHAT_HANDED_OFF, instance=hand_off)
+    return hand_off

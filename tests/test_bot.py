@@ -203,3 +203,24 @@ def test_the_bots_answer_is_a_message_added_event_of_its_own(alice, knowledge):
         (SHIPPING, True),
     ]
     assert events[0].data["uuid"] == sent["uuid"]
+
+
+def test_a_hand_off_fires_the_chat_handed_off_webhook(alice, knowledge, receiver):
+    from webhooks import worker
+
+    response = alice.client.post(
+        "/api/v1/webhooks/", {"event": "chat.handed_off", "target": receiver.url}, format="json"
+    )
+    assert response.status_code == 201
+    room = bot_room(alice.user)
+    post(alice, room, "How long does delivery take?")  # answered: no event
+    sent = post(alice, room, "Can I pay with Bitcoin on Saturdays?")
+    worker.run(once=True, concurrency=1)
+    [request] = receiver.received
+    assert request.json["hook"]["event"] == "chat.handed_off"
+    data = request.json["data"]
+    assert set(data) == {"room", "message", "reason", "created_at"}
+    assert data["room"] == {"uuid": str(room.uuid), "label": room.label}
+    assert data["message"] == alice.client.get(f"{URL}{sent['uuid']}/").json()
+    assert data["message"]["terminated"] is True
+    assert data["reason"] == "low_confidence"

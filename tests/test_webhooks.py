@@ -10,7 +10,7 @@ from webhooks import worker
 from webhooks.models import Delivery, DeliveryAttempt, DeliveryStatus, Event, Webhook
 from webhooks.signing import verify
 
-VALID = "message.added, lead.added, chat.added, keyword_notification.added"
+VALID = "message.added, lead.added, chat.added, keyword_notification.added, chat.handed_off"
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ SERIALIZERS = {
     EventType.LEAD_ADDED: "leads.serializers.LeadSerializer",
     EventType.CHAT_ADDED: "rooms.serializers.RoomSerializer",
     EventType.KEYWORD_NOTIFICATION_ADDED: "keywords.serializers.KeywordNotificationSerializer",
+    EventType.CHAT_HANDED_OFF: "bot.serializers.HandOffSerializer",
 }
 
 

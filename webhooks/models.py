@@ -11,6 +11,8 @@ class EventType(models.TextChoices):
     LEAD_ADDED = "lead.added"
     CHAT_ADDED = "chat.added"
     KEYWORD_NOTIFICATION_ADDED = "keyword_notification.added"
+    # The bot handed a conversation to a person (an extension).
+    CHAT_HANDED_OFF = "chat.handed_off"
 
 
 class Webhook(models.Model):
