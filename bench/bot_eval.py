@@ -24,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TOTAL_ENTRIES = 1000
 TARGETS = {"top1": 0.85, "handoff": 0.90, "p95_ms": 20.0}
+# Reported in this order; the targets are judged on the held-out half, which nothing was tuned on.
+HALVES = ("held-out", "tuning")
 
 
 def filler_entries(count: int, seed: int = 7) -> list[tuple[str, str, str]]:
@@ -86,21 +88,53 @@ def filler_entries(count: int, seed: int = 7) -> list[tuple[str, str, str]]:
 
 def questions():
     sys.path.insert(0, str(ROOT / "bench"))
-    from bot_knowledge import ENTRIES, FOLLOW_UPS, UNANSWERABLE
+    from bot_knowledge import ENTRIES, FOLLOW_UPS, UNANSWERABLE, half
 
     cases = []
     for question, _answer, _tags, asked in ENTRIES:
         cases += [
-            {"kind": "paraphrase", "text": q, "context": "", "expect": question} for q in asked
+            {"kind": "paraphrase", "text": q, "context": "", "expect": question, "half": half(i)}
+            for i, q in enumerate(asked)
         ]
     cases += [
-        {"kind": "follow-up", "text": text, "context": first, "expect": expect}
-        for first, text, expect in FOLLOW_UPS
+        {"kind": "follow-up", "text": text, "context": first, "expect": expect, "half": half(i)}
+        for i, (first, text, expect) in enumerate(FOLLOW_UPS)
     ]
     cases += [
-        {"kind": "unanswerable", "text": q, "context": "", "expect": None} for q in UNANSWERABLE
+        {"kind": "unanswerable", "text": q, "context": "", "expect": None, "half": half(i)}
+        for i, q in enumerate(UNANSWERABLE)
     ]
     return ENTRIES, cases
+
+
+def summary(results, answers) -> dict:
+    """Accuracy figures of some (case, answer) pairs."""
+
+    def right(case, answer):
+        return not answer.handoff and answer.text == answers[case["expect"]]
+
+    answerable = [(c, a) for c, a in results if c["expect"]]
+    unanswerable = [(c, a) for c, a in results if not c["expect"]]
+    by_kind = {}
+    for kind in ("paraphrase", "follow-up"):
+        of_kind = [(c, a) for c, a in answerable if c["kind"] == kind]
+        by_kind[kind] = f"{sum(1 for c, a in of_kind if right(c, a))}/{len(of_kind)}"
+    handed_off = sum(1 for c, a in unanswerable if a.handoff)
+    return {
+        "questions": len(results),
+        "top1": sum(1 for c, a in answerable if right(c, a)) / len(answerable),
+        "by_kind": by_kind,
+        "handoff": handed_off / len(unanswerable),
+        "handoff_count": f"{handed_off}/{len(unanswerable)}",
+        "misses": [
+            {"q": c["text"], "half": c["half"], "got": "HAND-OFF" if a.handoff else a.text[:60]}
+            for c, a in answerable
+            if not right(c, a)
+        ],
+        "wrongly_answered": [
+            {"q": c["text"], "half": c["half"]} for c, a in unanswerable if not a.handoff
+        ],
+    }
 
 
 def evaluate_here() -> dict:
@@ -138,32 +172,17 @@ def evaluate_here() -> dict:
                 answer = ask(case)
                 times.append((time.perf_counter() - started) * 1000)
                 results.append((case, answer))
-            answerable = [(c, a) for c, a in results if c["expect"]]
-            unanswerable = [(c, a) for c, a in results if not c["expect"]]
-            correct = [c for c, a in answerable if not a.handoff and a.text == answers[c["expect"]]]
-            misses = [
-                {"q": c["text"], "got": "HAND-OFF" if a.handoff else a.text[:60]}
-                for c, a in answerable
-                if a.handoff or a.text != answers[c["expect"]]
-            ]
-            wrongly_answered = [c["text"] for c, a in unanswerable if not a.handoff]
             times.sort()
-            by_kind = {}
-            for kind in ("paraphrase", "follow-up"):
-                of_kind = [(c, a) for c, a in answerable if c["kind"] == kind]
-                ok = sum(1 for c, a in of_kind if not a.handoff and a.text == answers[c["expect"]])
-                by_kind[kind] = f"{ok}/{len(of_kind)}"
             return {
                 "entries": KnowledgeEntry.objects.filter(account=account).count(),
-                "questions": len(cases),
-                "top1": len(correct) / len(answerable),
-                "by_kind": by_kind,
-                "handoff": (len(unanswerable) - len(wrongly_answered)) / len(unanswerable),
+                "label": label,
+                "halves": {
+                    name: summary([(c, a) for c, a in results if c["half"] == name], answers)
+                    for name in HALVES
+                },
+                "whole": summary(results, answers),
                 "p50_ms": statistics.median(times),
                 "p95_ms": times[int(0.95 * (len(times) - 1))],
-                "misses": misses,
-                "wrongly_answered": wrongly_answered,
-                "label": label,
             }
 
         def ask(case):
@@ -218,27 +237,34 @@ def main() -> int:
         print(f"\n{name} (confidence threshold {report['threshold']})")
         for r in report["runs"]:
             print(
-                f"  {r['label']:>12}: top-1 {r['top1']:.1%} (paraphrases "
-                f"{r['by_kind']['paraphrase']}, follow-ups {r['by_kind']['follow-up']}), "
-                "unanswerable handed off "
-                f"{r['handoff']:.1%}, answer time p50 {r['p50_ms']:.2f} ms p95 {r['p95_ms']:.2f} ms"
-                f" ({r['questions']} questions)"
+                f"  {r['label']}: answer time p50 {r['p50_ms']:.2f} ms p95 {r['p95_ms']:.2f} ms"
+                f" ({r['whole']['questions']} questions)"
             )
-            if verbose:
-                for miss in r["misses"]:
-                    print(f"      miss: {miss['q']!r} -> {miss['got']!r}")
-                for text in r["wrongly_answered"]:
-                    print(f"      answered, should hand off: {text!r}")
+            for name, s in [*r["halves"].items(), ("whole", r["whole"])]:
+                print(
+                    f"    {name:>9}: top-1 {s['top1']:.1%} (paraphrases "
+                    f"{s['by_kind']['paraphrase']}, follow-ups {s['by_kind']['follow-up']}), "
+                    f"unanswerable handed off {s['handoff']:.1%} ({s['handoff_count']})"
+                )
+            if verbose:  # the tuning half's misses only, unless asked for all
+                shown = HALVES if "--all-misses" in sys.argv else ("tuning",)
+                for miss in r["whole"]["misses"]:
+                    if miss["half"] in shown:
+                        print(f"      miss ({miss['half']}): {miss['q']!r} -> {miss['got']!r}")
+                for wrong in r["whole"]["wrongly_answered"]:
+                    if wrong["half"] in shown:
+                        print(f"      answered, should hand off ({wrong['half']}): {wrong['q']!r}")
         large = report["runs"][-1]
+        held_out = [r["halves"]["held-out"] for r in report["runs"]]
         failed |= not (
-            all(r["top1"] >= TARGETS["top1"] and r["handoff"] >= TARGETS["handoff"]
-                for r in report["runs"])
+            all(h["top1"] >= TARGETS["top1"] and h["handoff"] >= TARGETS["handoff"]
+                for h in held_out)
             and large["p95_ms"] <= TARGETS["p95_ms"]
         )  # fmt: skip
     print(
         f"\ntargets: top-1 >= {TARGETS['top1']:.0%}, unanswerable handed off >= "
-        f"{TARGETS['handoff']:.0%}, p95 <= {TARGETS['p95_ms']:.0f} ms with {TOTAL_ENTRIES} "
-        "entries: " + ("MISSED" if failed else "met")
+        f"{TARGETS['handoff']:.0%} (both on the held-out half), p95 <= {TARGETS['p95_ms']:.0f} ms"
+        f" with {TOTAL_ENTRIES} entries: " + ("MISSED" if failed else "met")
     )
     return 1 if failed else 0
 

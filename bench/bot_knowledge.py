@@ -2,7 +2,19 @@
 """The bot evaluation's knowledge base: a help centre of an online shop with a subscription.
 
 Each entry: (question, answer, tags, [questions visitors ask for it, phrased differently]).
+
+The questions are split in two halves (`half`): the answerer is tuned on the "tuning" half only,
+and the "held-out" half measures how well that tuning carries to questions it never saw.
 """
+
+TUNING, HELD_OUT = "tuning", "held-out"
+
+
+def half(index: int) -> str:
+    """The half of a question by its index: within its entry's list for a paraphrase (so every
+    entry has questions in both halves), within FOLLOW_UPS or UNANSWERABLE for the others."""
+    return TUNING if index % 2 == 0 else HELD_OUT
+
 
 ENTRIES = [
     (
