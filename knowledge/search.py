@@ -7,12 +7,14 @@ are scored here, the same way on every database, into a confidence between 0 and
 
 - coverage: how much of the text the entry explains, each word weighted by its rarity in the
   account's knowledge (BM25's idf) and by where it matched (question > tags > answer). A word that
-  no entry contains is as rare as a word can be, so a question about something the knowledge does
-  not cover scores low, whatever else it shares with an entry;
+  no entry contains is as rare as a word can be, and counts half as much again
+  (`UNKNOWN_WEIGHT`), so a question about something the knowledge does not cover scores low,
+  whatever else it shares with an entry;
 - precision: how much of the entry's question the text asked about, so that of two entries that
   explain the text equally the more specific one wins.
 
-Each word also matches its synonyms (knowledge/synonyms.py) at a lower weight. Context (the
+Each word also matches its synonyms (knowledge/synonyms.py) at a lower weight, and a few
+multi-word expressions are read as the word they mean ("send it back": "return"). Context (the
 room's previous visitor messages) helps a short follow-up: the earlier words count towards which
 entry's question is meant and add a small bonus, but an entry must still match the new message
 itself, so a follow-up that changes the subject is not dragged back to the old one.
@@ -28,7 +30,7 @@ from django.db import connection
 
 from .models import KnowledgeEntry
 from .search_index import search_index_available
-from .synonyms import synonyms
+from .synonyms import phrases, synonyms
 
 CANDIDATES = 30
 # A text with at most this many meaningful words is a follow-up that may need its context.
@@ -40,7 +42,9 @@ SYNONYM_WEIGHT = 0.85
 # Words sent to the database (the text's words first, then their synonyms).
 MAX_QUERY_WORDS = 48
 FIELD_WEIGHTS = {"question": 1.0, "tags": 1.0, "answer": 0.6}
-COVERAGE_SHARE = 0.7
+COVERAGE_SHARE = 0.8
+# A word that no entry contains (nor its synonyms) weighs this much more than its idf says.
+UNKNOWN_WEIGHT = 1.5
 # Past this many words, a text is cut (the rest adds noise, not meaning).
 MAX_WORDS = 40
 # Without a full-text index (SQLite built without FTS5) every entry is a candidate, up to this.
@@ -74,7 +78,7 @@ def stem(word: str) -> str:
 def words(text: str) -> list[str]:
     """The meaningful words of a text, lowercased, in order, without repeats."""
     seen: dict[str, None] = {}
-    for word in _WORD.findall(text.casefold()):
+    for word in _WORD.findall(phrases(text)):
         if word not in STOPWORDS and (len(word) > 1 or word.isdigit()):
             seen.setdefault(word, None)
     return list(seen)[:MAX_WORDS]
@@ -149,7 +153,8 @@ def knowledge_search(
         df = max((frequencies.get(w, 0) for w in synonyms(word)), default=0)
         own = stem(word)
         alternatives = frozenset(stem(w) for w in synonyms(word)) - {own}
-        return Term(own, alternatives, math.log(1 + (total - df + 0.5) / (df + 0.5)))
+        idf = math.log(1 + (total - df + 0.5) / (df + 0.5))
+        return Term(own, alternatives, idf * (UNKNOWN_WEIGHT if df == 0 else 1.0))
 
     current_terms = [term(w) for w in current]
     context_terms = [term(w) for w in extra]

@@ -1,15 +1,19 @@
 """Words visitors use interchangeably in customer support, in groups.
 
 A visitor's word also matches the other words of its group (at a slightly lower weight), the
-way a help-centre search expands "parcel" to "package". Single words only, general support and
-shop vocabulary; an account adds its own words to an entry's tags.
+way a help-centre search expands "parcel" to "package". General support and shop vocabulary,
+with a few broad categories (a necklace is jewelry, trainers are shoes); an account adds its own
+words to an entry's tags.
+`PHRASES` reads a few multi-word expressions as one word ("send it back" is "return").
 """
+
+import re
 
 GROUPS = """
     package parcel shipment
     courier carrier
     deliver delivery delivered ship shipping shipped dispatch arrive arrival
-    cost costs price prices pricing fee fees expensive cheap
+    cost costs price prices pricing fee fees expensive cheap cheaper cheapest
     refund refunds reimbursement reimburse
     return returns returning returnable
     cancel cancellation cancelled unsubscribe stop
@@ -26,9 +30,9 @@ GROUPS = """
     hours open opening
     store shop showroom boutique
     item items product products article goods
-    damaged broken defective faulty cracked
+    damaged broken defective faulty cracked scratched dented torn ripped
     wrong incorrect
-    missing lost
+    missing lost stolen
     size sizes sizing fit
     wash washing laundry dryer clean
     fabric material materials
@@ -44,7 +48,7 @@ GROUPS = """
     charged billed payments payment
     card cards
     update change modify edit
-    wishlist favorites favourites
+    wishlist wish favorites favourites saved
     cart basket
     review reviews rating feedback rate
     currency currencies euro euros pounds dollars
@@ -72,7 +76,95 @@ GROUPS = """
     warranty guarantee
     installments instalments
     quick fast faster express expedited
+    safe safety secure security protected
+    swap exchange exchanges
+    information data details personal privacy
+    newsletter newsletters marketing promotional offers
+    preorder release released launch upcoming
+    minimum amount spend total
+    employees staff team
+    giftcard voucher vouchers
+    charity giving
+    policy policies rules terms conditions
+    guest anonymous
+    track tracking locate
+    delay delayed late
+    quality durable
+    colour colours color colors
+    login log signin
+    forgot forgotten
+    delete remove close erase
+    complaint complain unhappy dissatisfied
+    wait waiting
+    noise noisy loud
+    music audio sound songs
+    clothes clothing apparel garment garments outfit
+    shoes footwear sneakers trainers
+    necklace necklaces ring rings bracelet bracelets earrings jewelry jewellery
+    speaker speakers
+    computer laptop pc
+    uk britain british england
+    usa america american
+    europe european eu
+    problem issue trouble
+    error bug glitch crash
+    website site web online
+    free complimentary
+    student students university college
+    bulk wholesale corporate
+    availability available inventory
+    debit credit
+    expire expired expiry expiration
+    declined rejected denied failed
+    postcode zip postal
+    instructions manual guide
+    compare comparison difference
+    upgrade upgrading
+    pause freeze suspend skip
+    renew renewal renews
+    monthly yearly annual annually
+    extra additional surcharge hidden
 """
+
+
+# Multi-word expressions of everyday support English, read as the one word they mean (their own
+# words are mostly stop words or mean something else alone: "send it back" is a return, not a
+# shipment). Applied to the visitor's text and to the entries alike.
+PHRASES = [
+    (r"\bhow much\b", "cost"),
+    (
+        r"\b(send|sent|sending|ship|shipping|mail|mailing|post|posting)( [\w']+){0,2} back\b",
+        "return",
+    ),
+    (r"\bmoney back\b", "refund"),
+    (r"\bgive back\b", "charity"),
+    (r"\bsign(ed|ing)? up\b", "register"),
+    (r"\b(sign|log)(ged|ging)? (in|on)(to)?\b", "login"),
+    (r"\bpick(ed|ing)? (it |them )?up\b", "pickup"),
+    (r"\bcheck(ed|ing)? ?out\b", "checkout"),
+    (r"\bwish ?list\b", "wishlist"),
+    (r"\bgift ?cards?\b", "giftcard"),
+    (r"\bpay later\b", "installments"),
+    (r"\bon hold\b", "pause"),
+    (r"\bopt(ed|ing)? out\b", "unsubscribe"),
+    (r"\btoo (small|big|large|tight|loose|short|long)\b", "size"),
+    (r"\bwhere('s| is| are) my\b", "track"),
+    (
+        r"\b(didn't|did not|never|hasn't|has not|haven't|have not|not)"
+        r" (come|came|arrive|arrived|show up|shown up|turn up|turned up)\b",
+        "missing",
+    ),
+    (r"\bset(ting)? up\b", "setup"),
+]
+_PHRASES = [(re.compile(pattern), f" {word} ") for pattern, word in PHRASES]
+
+
+def phrases(text: str) -> str:
+    """The text (casefolded) with each known expression replaced by the word it means."""
+    text = text.casefold().replace("\u2019", "'")
+    for pattern, word in _PHRASES:
+        text = pattern.sub(word, text)
+    return text
 
 
 def _build() -> dict[str, frozenset[str]]:

@@ -82,3 +82,29 @@ def test_a_lost_index_is_rebuilt_after_migrate(alice, entries):
     assert ranked(alice, "refund")[0] == "What is your refund policy?"
     KnowledgeEntryFactory(account=alice.user, question="Gift wrapping?")
     assert ranked(alice, "wrapping") == ["Gift wrapping?"]
+
+
+def test_expressions_read_as_the_word_they_mean(alice):
+    assert search.words("Can I send it back?") == ["return"]
+    assert search.words("How much is it?") == ["cost"]
+    assert search.words("Where\u2019s my parcel? It didn't arrive") == [
+        "track",
+        "parcel",
+        "missing",
+    ]
+    for question in ["What is your return policy?", "Do you ship internationally?"]:
+        KnowledgeEntry.objects.create(account=alice.user, question=question, answer="...")
+    # "ship" alone is shipping; "ship it back" is a return.
+    assert ranked(alice, "can I ship these shoes back?")[0] == "What is your return policy?"
+    assert ranked(alice, "can you ship these shoes to France?")[0] == "Do you ship internationally?"
+
+
+def test_a_word_no_entry_knows_lowers_the_confidence_more(alice, entries, monkeypatch):
+    def confidence(text):
+        return knowledge_search(account_id=alice.user.pk, text=text)[0].confidence
+
+    # "gnomes" is in no entry: the message is about something the knowledge does not cover.
+    lowered = confidence("shipping for garden gnomes")
+    monkeypatch.setattr(search, "UNKNOWN_WEIGHT", 1.0)
+    assert confidence("shipping for garden gnomes") > lowered
+    assert confidence("how long does shipping take") == 1.0  # no unknown word: unchanged
