@@ -131,6 +131,8 @@ GROUPS = """
 # words are mostly stop words or mean something else alone: "send it back" is a return, not a
 # shipment). Applied to the visitor's text and to the entries alike.
 PHRASES = [
+    (r"\bhow (many|much) (minutes|hours|days|weeks|months|years|time)\b", "long"),
+    (r"\bhow soon\b", "long"),
     (r"\bhow much\b", "cost"),
     (
         r"\b(send|sent|sending|ship|shipping|mail|mailing|post|posting)( [\w']+){0,2} back\b",
