@@ -111,12 +111,11 @@ class DayCountedFilterSet(django_filters.FilterSet):
         if not used <= self.counted_filters or self.request is None:
             return None
         account = self.request.user
-        counts = self.day_counts.objects.filter(
-            account=account, scope=self.count_scope(account, data)
-        )
         return day_range_count(
             rows=self.qs,
-            counts=counts,
+            counts=self.day_counts,
+            account=account,
+            scope=self.count_scope(account, data),
             field=self.date_field,
             start=data.get("start_date"),
             end=data.get("end_date"),
