@@ -1,5 +1,6 @@
 import uuid
 
+from django.utils import timezone
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import build_basic_type, build_object_type
 from drf_spectacular.types import OpenApiTypes
@@ -163,6 +164,7 @@ def messages_by_room(rooms) -> dict[int, list[dict]]:
     if not by_room:
         return by_room
     refs = {room.pk: {"uuid": str(room.uuid), "label": room.label} for room in rooms}
+    tz = timezone.get_current_timezone()
     rows = (
         Message.objects.filter(room__in=list(by_room))
         .order_by("sent_at", "id")
@@ -178,7 +180,7 @@ def messages_by_room(rooms) -> dict[int, list[dict]]:
                 "email": email,
                 "phone_number": phone,
                 "is_support_sender": support,
-                "sent_at": datetime_json(sent_at),
+                "sent_at": datetime_json(sent_at, tz),
                 "support_answer": answer,
                 "terminated": ended,
             }
