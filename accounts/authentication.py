@@ -1,7 +1,8 @@
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from .models import ApiKey, api_key_digest
+from .lookup import active_api_key
+from .models import api_key_digest
 from .services import api_key_touch
 
 
@@ -29,12 +30,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             key = parts[1].decode("ascii")
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed(self.failure) from None
-        api_key = (
-            ApiKey.objects.active()
-            .select_related("user")
-            .filter(digest=api_key_digest(key))
-            .first()
-        )
+        api_key = active_api_key(api_key_digest(key))
         if api_key is None:
             raise exceptions.AuthenticationFailed(self.failure)
         api_key_touch(api_key=api_key)

@@ -27,7 +27,8 @@ class MessageFilter(DayCountedFilterSet):
         # The queryset is the account's already: another account's room matches nothing.
         return queryset.filter(room=Subquery(Room.objects.filter(uuid=value).values("id")))
 
-    def count_scope(self, account, data):
+    @classmethod
+    def count_scope(cls, account, data):
         if data.get("room") is None:
             return 0
         # A room of another account (or none) has no counters: a count of 0, like its rows.

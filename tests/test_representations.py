@@ -95,3 +95,36 @@ def test_room_lists_render_messages_as_the_serializer_does(alice, request_for):
     ]
     assert listed == expected
     assert [len(room["messages"]) for room in listed] == [1, 0, 4]
+
+
+def test_message_lists_render_rows_as_the_serializer_does(alice, bob, request_for):
+    """The messages list renders rows (message_row_representation), not instances."""
+    rooms = [RoomFactory(account=alice.user, label=label) for label in ("r-1", "r-2")]
+    MessageFactory(account=alice.user, room=rooms[0])
+    MessageFactory(
+        account=alice.user,
+        room=rooms[1],
+        body="Grüße \u2028 <b>",
+        email="m@example.com",
+        phone_number="+33 1",
+        is_support_sender=True,
+        support_answer="An answer",
+        terminated=True,
+        sent_at=dt.datetime(2024, 3, 1, 1, 0, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+    )
+    MessageFactory.create_batch(3, account=alice.user, room=rooms[0], support_answer="")
+    MessageFactory(account=bob.user, room=RoomFactory(account=bob.user))
+    request = request_for(alice.user)
+    expected = [
+        field_by_field(MessageSerializer, message, request)
+        for message in Message.objects.filter(account=alice.user).order_by("-sent_at", "-id")
+    ]
+    for query in ({}, {"cursor": ""}, {"room": str(rooms[1].uuid)}, {"limit": 2, "offset": 1}):
+        listed = alice.client.get("/api/v1/messages/", query).json()["results"]
+        if "room" in query:
+            assert listed == [m for m in expected if m["room"]["uuid"] == query["room"]]
+        elif "offset" in query:
+            assert listed == expected[1:3]
+        else:
+            assert listed == expected
+        assert all(list(row) == list(expected[0]) for row in listed)

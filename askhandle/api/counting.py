@@ -19,7 +19,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models, router
 from django.db.models import Count, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 
@@ -160,9 +160,28 @@ def _midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
 
 
-def day_range_count(*, rows, counts, field: str, start=None, end=None) -> int:
-    """The exact number of `rows`, from the day counters `counts` (already narrowed to the
-    account and scope).
+def _counter_sum(counts, account_id: int, scope: int, first_day, last_day) -> int:
+    """`SUM(n)` of one account's counters in one scope over a range of days: the query of nearly
+    every list, written out (Django's compiler spent about ten times the query's own time on the
+    ORM spelling). The same rows as the ORM path below; tests/test_exact_counts.py holds both
+    equal to real counts."""
+    connection = connections[router.db_for_read(counts)]
+    quote, meta = connection.ops.quote_name, counts._meta
+    conditions = [f"{quote(meta.get_field('account').column)} = %s", "scope = %s"]
+    params = [account_id, scope]
+    for day, operator in ((first_day, ">="), (last_day, "<=")):
+        if day is not None:
+            conditions.append(f"day {operator} %s")
+            params.append(connection.ops.adapt_datefield_value(day))
+    sql = f"SELECT COALESCE(SUM(n), 0) FROM {quote(meta.db_table)} WHERE {' AND '.join(conditions)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.fetchone()[0])
+
+
+def day_range_count(*, rows, counts, account, scope, field: str, start=None, end=None) -> int:
+    """The exact number of `rows`, from the day counters (the DayCount model `counts`) of
+    `account` in `scope` (0, a room id, or a subquery giving one).
 
     `rows` is the filtered queryset itself (date bounds included); `start`/`end` are the cleaned
     date filters: a date (whole UTC day, inclusive), an aware datetime (exact, inclusive), or None.
@@ -184,6 +203,9 @@ def day_range_count(*, rows, counts, field: str, start=None, end=None) -> int:
         last_full = None
     else:
         last_full = end
+    if not edges and isinstance(scope, int):
+        return _counter_sum(counts, account.pk, scope, first_full, last_full)
+    counts = counts.objects.filter(account=account, scope=scope)
     if first_full is not None:
         counts = counts.filter(day__gte=first_full)
     if last_full is not None:
