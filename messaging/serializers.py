@@ -91,10 +91,14 @@ def message_representation(message: Message) -> dict:
     """What MessageSerializer's fields render, written out: on a list, DRF's field-by-field
     rendering (and building the fields on every request) cost more than the queries.
     tests/test_representations.py holds the two equal."""
-    room = message.room
+    return _message_dict(message, room_uuid=message.room.uuid, room_label=message.room.label)
+
+
+def _message_dict(message, *, room_uuid, room_label) -> dict:
+    # `message` is a Message or a row of LIST_ROW_FIELDS: both have these attributes.
     return {
         "uuid": str(message.uuid),
-        "room": {"uuid": str(room.uuid), "label": room.label},
+        "room": {"uuid": str(room_uuid), "label": room_label},
         "body": message.body,
         "nickname": message.nickname,
         "email": message.email,
@@ -128,18 +132,7 @@ def message_row_representation(row) -> dict:
     """message_representation of a named row of LIST_ROW_FIELDS: a list page without model
     instances (building them was a third of the page's cost). tests/test_representations.py
     holds the two equal."""
-    return {
-        "uuid": str(row.uuid),
-        "room": {"uuid": str(row.room__uuid), "label": row.room__label},
-        "body": row.body,
-        "nickname": row.nickname,
-        "email": row.email,
-        "phone_number": row.phone_number,
-        "is_support_sender": row.is_support_sender,
-        "sent_at": datetime_json(row.sent_at),
-        "support_answer": row.support_answer,
-        "terminated": row.terminated,
-    }
+    return _message_dict(row, room_uuid=row.room__uuid, room_label=row.room__label)
 
 
 _ROW_FIELDS = (
