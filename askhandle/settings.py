@@ -117,7 +117,9 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A connection is checked before each request uses it (with the pool: on checkout), so one
-    # that PostgreSQL closed (restart, failover, idle timeout) is replaced instead of failing.
+    # that PostgreSQL closed (restart, failover, idle timeout) is replaced instead of failing;
+    # our backend checks without a round trip (askhandle/db/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "askhandle.db.postgresql"
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # An unreachable host fails a request in seconds (503) instead of holding its worker.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
@@ -256,6 +258,9 @@ API_KEY_THROTTLE_RATE = os.environ.get("API_KEY_THROTTLE_RATE", "6000/min")
 CLIENT_ADDRESS_THROTTLE_RATE = os.environ.get("CLIENT_ADDRESS_THROTTLE_RATE", "1200/min")
 
 API_MAX_PAGE_SIZE = 1000
+# List pages answered again from memory while the account's data is unchanged (per worker
+# process, in bytes; 0 turns it off). askhandle/api/page_cache.py, docs/performance.md.
+API_PAGE_CACHE_BYTES = env_int("API_PAGE_CACHE_BYTES", 32 * 1024 * 1024)
 # How long a create's answer is replayed for a retry with the same Idempotency-Key.
 IDEMPOTENCY_KEY_TTL_SECONDS = env_int("IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 60 * 60)
 # An API key's last-used time is written at most this often, so reads stay reads.

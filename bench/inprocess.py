@@ -111,7 +111,9 @@ def main():
 
             profiler = cProfile.Profile()
             profiler.runcall(lambda: [server() for _ in range(args.requests)])
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+            pstats.Stats(profiler).sort_stats(
+                os.environ.get("PROFILE_SORT", "cumulative")
+            ).print_stats(40)
         return
 
     import baseline

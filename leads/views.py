@@ -6,6 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from askhandle.api.constants import UUID_PATH_REGEX
+from askhandle.api.page_cache import CachedListMixin
 from askhandle.api.schema import ERROR_RESPONSES
 from idempotency.decorators import IdempotentCreateMixin
 from messaging.models import Message
@@ -36,7 +37,7 @@ PURGE_PARAMETER = OpenApiParameter(
         responses={204: None, 400: ERROR_RESPONSES[400]},
     ),
 )
-class LeadViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
+class LeadViewSet(CachedListMixin, IdempotentCreateMixin, viewsets.ModelViewSet):
     serializer_class = LeadSerializer
     filterset_class = LeadFilter
     lookup_field = "uuid"

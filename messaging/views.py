@@ -2,6 +2,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 
 from askhandle.api.constants import UUID_PATH_REGEX
+from askhandle.api.page_cache import CachedListMixin
 from idempotency.decorators import IdempotentCreateMixin
 
 from .filters import MessageFilter
@@ -21,6 +22,7 @@ from .services import message_create
     ),
 )
 class MessageViewSet(
+    CachedListMixin,
     IdempotentCreateMixin,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
@@ -38,7 +40,7 @@ class MessageViewSet(
             return messages.values_list(*LIST_ROW_FIELDS, named=True)  # see list()
         return messages.select_related("room")
 
-    def list(self, request, *args, **kwargs):
+    def list_page(self, request, *args, **kwargs):
         # The page is rendered from rows: making a model instance per message and per room
         # cost a third of the page (docs/performance.md).
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))

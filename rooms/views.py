@@ -3,6 +3,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
 
 from askhandle.api.constants import LABEL_PATH_REGEX
+from askhandle.api.page_cache import CachedListMixin
 from idempotency.decorators import IdempotentCreateMixin
 from messaging.models import Message
 from messaging.serializers import messages_by_room
@@ -26,7 +27,7 @@ from .services import room_create, room_update
     partial_update=extend_schema(description="Update some fields of a room."),
     destroy=extend_schema(description="Delete a room and its messages."),
 )
-class RoomViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
+class RoomViewSet(CachedListMixin, IdempotentCreateMixin, viewsets.ModelViewSet):
     serializer_class = RoomSerializer
     filterset_class = RoomFilter
     lookup_field = "label"

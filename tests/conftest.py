@@ -2,11 +2,13 @@ from dataclasses import dataclass
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.services import account_create, api_key_issue
+from askhandle.api import page_cache
 
 
 @dataclass
@@ -26,10 +28,24 @@ def _fast_password_hashing(settings):
 @pytest.fixture(autouse=True)
 def _fresh_cache(db):
     # Throttle counters live in the cache (the database one by default); every test starts with
-    # none.
+    # none. The same for cached list pages.
     cache.clear()
+    page_cache.pages.clear()
+    _data_versions_at_each_write()
     yield
     cache.clear()
+    page_cache.pages.clear()
+
+
+def _data_versions_at_each_write():
+    """On PostgreSQL the data-version triggers run at commit, and a test's transaction never
+    commits: inside it, let them run at each write as they do on SQLite (and as a committed
+    request sees them)."""
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SET CONSTRAINTS {page_cache.TRIGGER}, {page_cache.TRIGGER}_update IMMEDIATE"
+            )
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
+from askhandle.api import page_cache
 from leads.models import LEAD_COUNTS
 from messaging.models import MESSAGE_COUNTS
 from rooms.models import ROOM_COUNTS
@@ -9,7 +10,8 @@ from rooms.models import ROOM_COUNTS
 class Command(BaseCommand):
     help = (
         "Recompute the day counters behind exact list counts from the rows. Only needed after "
-        "rows were written with triggers disabled (pg_restore --disable-triggers, bulk loads)."
+        "rows were written with triggers disabled (pg_restore --disable-triggers, bulk loads), "
+        "and give every account a new data version (cached list pages)."
     )
 
     def handle(self, *args, **options):
@@ -21,3 +23,7 @@ class Command(BaseCommand):
                 for statement in counted.rebuild_sql(connection.vendor):
                     cursor.execute(statement)
                 self.stdout.write(f"Rebuilt {counted.counts}.")
+            # Pages cached by running servers may predate the rows loaded: new tokens for all.
+            for statement in page_cache.renew_all_sql(connection.vendor):
+                cursor.execute(statement)
+            self.stdout.write(f"Renewed {page_cache.VERSION_TABLE}.")

@@ -1,0 +1,201 @@
+"""List pages served again without the database while the account's data has not changed.
+
+Chat frontends and connectors poll the same lists over and over, and most polls find nothing new.
+Each account has a *data version* (`accounts.DataVersion`), a random token that database triggers
+replace whenever a row of a table the lists render (messages, rooms, leads) is inserted, updated or
+deleted, by any writer (the API, the admin, cascades, raw SQL), in the same transaction as the
+change. The API key lookup of every request reads the token (one join, no extra query), and a
+list page already rendered for (account, token, URL, media type) is answered from a
+process-local LRU without running the count and page queries.
+
+Why it stays exact:
+- A page is stored under the token read *before* its queries ran, so its content is at least as
+  new as that token; a request that reads the token of a later commit can never be given it.
+- On PostgreSQL the token is replaced by a deferred constraint trigger, i.e. at commit: the
+  version row is the last lock a writing transaction takes, so it adds no lock-order deadlock
+  with the row locks taken before it. SQLite has one writer at a time; plain triggers there.
+- Tokens are random, not counters: a database restored from a backup cannot bring back a token
+  a running process has pages for (a counter would repeat).
+- An account with no token yet (nothing ever written) is not cached.
+
+A table that a list renders must be listed in VERSIONED_TABLES (and get its triggers by a
+migration: `install_sql`). Rows loaded with triggers disabled need `manage.py rebuild_counts`,
+which also gives every account a new token.
+"""
+
+import threading
+from collections import OrderedDict
+
+from django.conf import settings
+from django.http import HttpResponse
+from rest_framework.response import Response
+
+VERSION_TABLE = "accounts_dataversion"
+VERSIONED_TABLES = ("messaging_message", "rooms_room", "leads_lead")
+TRIGGER = "accounts_data_version"
+
+_TOKEN = {
+    # 53 random bits (a double's precision) on PostgreSQL, 64 on SQLite.
+    "postgresql": "(random() * 9007199254740991)::bigint",
+    "sqlite": "random()",
+}
+
+
+def _bump(vendor: str, row: str) -> str:
+    return (
+        f"INSERT INTO {VERSION_TABLE} (account_id, token) VALUES ({row}.account_id, "
+        f"{_TOKEN[vendor]}) ON CONFLICT (account_id) DO UPDATE SET token = excluded.token;"
+    )
+
+
+def install_sql(vendor: str) -> list[str]:
+    if vendor == "postgresql":
+        statements = [
+            f"""
+            CREATE FUNCTION {TRIGGER}_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF TG_OP <> 'INSERT' THEN {_bump(vendor, "OLD")} END IF;
+                IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.account_id <> OLD.account_id)
+                THEN {_bump(vendor, "NEW")} END IF;
+                RETURN NULL;
+            END $$;
+            """
+        ]
+        for table in VERSIONED_TABLES:
+            statements += [
+                f"CREATE CONSTRAINT TRIGGER {TRIGGER} AFTER INSERT OR DELETE ON {table} "
+                f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION {TRIGGER}_bump();",
+                f"CREATE CONSTRAINT TRIGGER {TRIGGER}_update AFTER UPDATE ON {table} "
+                f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*) "
+                f"EXECUTE FUNCTION {TRIGGER}_bump();",
+            ]
+        return statements
+    if vendor == "sqlite":
+        statements = []
+        for table in VERSIONED_TABLES:
+            statements += [
+                f"CREATE TRIGGER {table}_{TRIGGER}_insert AFTER INSERT ON {table} "
+                f"BEGIN {_bump(vendor, 'NEW')} END;",
+                f"CREATE TRIGGER {table}_{TRIGGER}_delete AFTER DELETE ON {table} "
+                f"BEGIN {_bump(vendor, 'OLD')} END;",
+                f"CREATE TRIGGER {table}_{TRIGGER}_update AFTER UPDATE ON {table} "
+                f"BEGIN {_bump(vendor, 'OLD')} {_bump(vendor, 'NEW')} END;",
+            ]
+        return statements
+    raise NotImplementedError(f"No data-version triggers for {vendor}.")
+
+
+def uninstall_sql(vendor: str) -> list[str]:
+    if vendor == "postgresql":
+        return [f"DROP FUNCTION IF EXISTS {TRIGGER}_bump() CASCADE;"]
+    return [
+        f"DROP TRIGGER IF EXISTS {table}_{TRIGGER}_{event};"
+        for table in VERSIONED_TABLES
+        for event in ("insert", "delete", "update")
+    ]
+
+
+def renew_all_sql(vendor: str) -> list[str]:
+    """A new token for every account (after a load with triggers off)."""
+    return [
+        f"DELETE FROM {VERSION_TABLE};",
+        *(
+            f"INSERT INTO {VERSION_TABLE} (account_id, token) SELECT DISTINCT account_id, "
+            f"{_TOKEN[vendor]} FROM {table} WHERE true ON CONFLICT (account_id) DO NOTHING;"
+            for table in VERSIONED_TABLES
+        ),
+    ]
+
+
+class PageCache:
+    """A thread-safe LRU of rendered pages, bounded in bytes (per process)."""
+
+    # Rough bookkeeping cost of an entry beside its body (key, tuple, dict slot).
+    OVERHEAD = 400
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.max_entry_bytes = max_bytes // 4
+        self._entries: OrderedDict = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key, content: bytes, content_type: str) -> None:
+        size = len(content) + len(key[-1]) + self.OVERHEAD
+        if size > self.max_entry_bytes:
+            return
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= old[2]
+            self._entries[key] = (content, content_type, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, evicted = self._entries.popitem(last=False)
+                self._bytes -= evicted[2]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+    def __len__(self):
+        return len(self._entries)
+
+    @property
+    def size(self) -> int:
+        return self._bytes
+
+
+pages = PageCache(settings.API_PAGE_CACHE_BYTES)
+
+
+class CachedListMixin:
+    """For a viewset's `list`: answer a page from `pages` when the account's data version has
+    not changed since it was rendered. Only JSON pages of requests authenticated by an API key
+    (whose lookup read the version) are cached; everything else takes the normal path.
+    A viewset that builds its page its own way overrides `list_page`, not `list`."""
+
+    def list(self, request, *args, **kwargs):
+        key = self._page_key(request)
+        if key is not None:
+            entry = pages.get(key)
+            if entry is not None:
+                return HttpResponse(entry[0], content_type=entry[1])
+        response = self.list_page(request, *args, **kwargs)
+        response.page_cache_key = key
+        return response
+
+    def list_page(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        key = getattr(response, "page_cache_key", None)
+        if key is not None and isinstance(response, Response) and response.status_code == 200:
+            response.render()  # what Django would do next; the bytes are what the cache keeps
+            pages.put(key, response.content, response["Content-Type"])
+        return response
+
+    def _page_key(self, request):
+        if not pages.max_bytes or request.method != "GET":
+            return None
+        token = getattr(request.auth, "data_version", None)
+        renderer = getattr(request, "accepted_renderer", None)
+        if token is None or renderer is None or renderer.format != "json":
+            return None
+        # The URL (scheme, host and query string included) fixes the page and its links.
+        return (
+            type(self).__name__,
+            request.user.pk,
+            token,
+            request.accepted_media_type,
+            request.build_absolute_uri(),
+        )
