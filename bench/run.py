@@ -232,8 +232,22 @@ class Gunicorn:
                 self.proc.kill()
 
 
+# A GET endpoint with every WRITE_EVERY-th request a POST of a message (the body given): pages
+# cached by the server are invalidated as a polling frontend's would be while visitors write.
+MIXED = "GET+POST"
+WRITE_EVERY = 10
+
+
 def wrk(url, *, connections, duration, token, method="GET", body=""):
     env = {**os.environ, "BENCH_TOKEN": token, "BENCH_METHOD": method, "BENCH_BODY": body}
+    if method == MIXED:
+        env |= {
+            "BENCH_METHOD": "GET",
+            "BENCH_BODY": "",
+            "BENCH_WRITE_EVERY": str(WRITE_EVERY),
+            "BENCH_WRITE_PATH": "/api/v1/messages/",
+            "BENCH_WRITE_BODY": body,
+        }
     out = subprocess.run(
         [
             "wrk",
@@ -295,6 +309,7 @@ def endpoints(data):
         ("rooms", "/api/v1/rooms/?limit=20", "GET", "", True),
         ("leads dates", f"/api/v1/leads/?start_date={start}&end_date={end}", "GET", "", True),
         ("POST message", "/api/v1/messages/", "POST", post, True),
+        (f"messages + {100 // WRITE_EVERY}% POST", "/api/v1/messages/?limit=20", MIXED, post, True),
         (
             f"offset {data['depth']}",
             f"/api/v1/messages/?limit=20&offset={data['depth']}",

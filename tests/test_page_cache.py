@@ -237,6 +237,26 @@ def test_the_cache_keeps_the_recently_used_pages_within_its_bytes():
     assert cache.get(("V", 1, 1, "a", "big")) is None
 
 
+def test_a_new_token_drops_the_accounts_older_pages_only():
+    cache = page_cache.PageCache(100_000)
+    for account in (1, 2):
+        for url in ("a", "b"):
+            cache.put(("V", account, "t1", "json", url), b"x", "json")
+    cache.put(("W", 1, "t1", "json", "a"), b"x", "json")  # another view: its own versions
+
+    cache.put(("V", 1, "t2", "json", "a"), b"y", "json")
+
+    assert cache.get(("V", 1, "t1", "json", "a")) is None
+    assert cache.get(("V", 1, "t1", "json", "b")) is None
+    assert cache.get(("V", 1, "t2", "json", "a"))[0] == b"y"
+    assert cache.get(("V", 2, "t1", "json", "a")) is not None
+    assert cache.get(("W", 1, "t1", "json", "a")) is not None
+    assert len(cache) == 4
+    assert cache.size == sum(entry[2] for entry in cache._entries.values())
+    cache.clear()
+    assert len(cache) == 0 and cache.size == 0 and cache._tokens == {}
+
+
 postgresql = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="commit-time triggers and parallel writers"
 )

@@ -108,15 +108,20 @@ def renew_all_sql(vendor: str) -> list[str]:
 
 
 class PageCache:
-    """A thread-safe LRU of rendered pages, bounded in bytes (per process)."""
+    """A thread-safe LRU of rendered pages, bounded in bytes (per process).
 
-    # Rough bookkeeping cost of an entry beside its body (key, tuple, dict slot).
+    Keys are `(view, account, token, media type, URL)`. Storing a page under an account's new
+    token drops the account's pages under any other token: they can no longer be asked for, and
+    keeping them would let every write grow the cache up to its bound."""
+
+    # Rough bookkeeping cost of an entry beside its body (key, tuple, dict slots).
     OVERHEAD = 400
 
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
         self.max_entry_bytes = max_bytes // 4
         self._entries: OrderedDict = OrderedDict()
+        self._tokens: dict = {}  # (view, account) -> (token, {keys})
         self._bytes = 0
         self._lock = threading.Lock()
 
@@ -131,19 +136,35 @@ class PageCache:
         size = len(content) + len(key[-1]) + self.OVERHEAD
         if size > self.max_entry_bytes:
             return
+        view, account, token = key[:3]
         with self._lock:
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self._bytes -= old[2]
+            self._remove(key)
+            current = self._tokens.get((view, account))
+            if current is not None and current[0] != token:
+                for stale in list(current[1]):
+                    self._remove(stale)
+            _, keys = self._tokens.setdefault((view, account), (token, set()))
             self._entries[key] = (content, content_type, size)
+            keys.add(key)
             self._bytes += size
-            while self._bytes > self.max_bytes:
-                _, evicted = self._entries.popitem(last=False)
-                self._bytes -= evicted[2]
+            while self._bytes > self.max_bytes:  # never the new entry: at most a quarter
+                self._remove(next(iter(self._entries)))
+
+    def _remove(self, key) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is None:
+            return
+        self._bytes -= entry[2]
+        view_account = key[:2]
+        _, keys = self._tokens[view_account]
+        keys.discard(key)
+        if not keys:
+            del self._tokens[view_account]
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._tokens.clear()
             self._bytes = 0
 
     def __len__(self):

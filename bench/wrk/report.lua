@@ -14,6 +14,26 @@ if body and body ~= "" then
   wrk.headers["Content-Type"] = "application/json"
 end
 
+-- BENCH_WRITE_EVERY=N: every N-th request of a connection is a POST of BENCH_WRITE_BODY to
+-- BENCH_WRITE_PATH; the others are the GET above.
+local every = tonumber(os.getenv("BENCH_WRITE_EVERY") or "0")
+if every > 0 then
+  local write_headers = {}
+  for name, value in pairs(wrk.headers) do
+    write_headers[name] = value
+  end
+  write_headers["Content-Type"] = "application/json"
+  local sent = 0
+  request = function()
+    sent = sent + 1
+    if sent % every == 0 then
+      return wrk.format("POST", os.getenv("BENCH_WRITE_PATH"), write_headers,
+        os.getenv("BENCH_WRITE_BODY"))
+    end
+    return wrk.format()
+  end
+end
+
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
