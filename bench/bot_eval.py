@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bot_eval.py                       # SQLite (a scratch file)
     BENCH_DATABASE_URL=postgres://... .venv/bin/python bench/bot_eval.py   # and PostgreSQL
+    .venv/bin/python bench/bot_eval.py --tuning-only -v      # while tuning: hide the held-out half
 
 For each database: migrate, load the knowledge base of bench/bot_knowledge.py (101 entries) into
 a scratch account, ask every question (each paraphrase, each follow-up after its first message,
@@ -215,6 +216,8 @@ def main() -> int:
         databases["postgresql"] = os.environ["BENCH_DATABASE_URL"]
     scratch = Path(tempfile.mkdtemp())
     verbose = "-v" in sys.argv
+    # While tuning, the held-out half (and the whole, which contains it) stays unseen.
+    tuning_only = "--tuning-only" in sys.argv
     failed = False
     for name, url in databases.items():
         env = os.environ | {
@@ -240,14 +243,19 @@ def main() -> int:
                 f"  {r['label']}: answer time p50 {r['p50_ms']:.2f} ms p95 {r['p95_ms']:.2f} ms"
                 f" ({r['whole']['questions']} questions)"
             )
-            for name, s in [*r["halves"].items(), ("whole", r["whole"])]:
+            shown_halves = [*r["halves"].items(), ("whole", r["whole"])]
+            if tuning_only:
+                shown_halves = [("tuning", r["halves"]["tuning"])]
+            for name, s in shown_halves:
                 print(
                     f"    {name:>9}: top-1 {s['top1']:.1%} (paraphrases "
                     f"{s['by_kind']['paraphrase']}, follow-ups {s['by_kind']['follow-up']}), "
                     f"unanswerable handed off {s['handoff']:.1%} ({s['handoff_count']})"
                 )
             if verbose:  # the tuning half's misses only, unless asked for all
-                shown = HALVES if "--all-misses" in sys.argv else ("tuning",)
+                shown = ("tuning",)
+                if "--all-misses" in sys.argv and not tuning_only:
+                    shown = HALVES
                 for miss in r["whole"]["misses"]:
                     if miss["half"] in shown:
                         print(f"      miss ({miss['half']}): {miss['q']!r} -> {miss['got']!r}")
@@ -261,6 +269,9 @@ def main() -> int:
                 for h in held_out)
             and large["p95_ms"] <= TARGETS["p95_ms"]
         )  # fmt: skip
+    if tuning_only:
+        print("\n(--tuning-only: the held-out half and the targets' verdict not shown)")
+        return 0
     print(
         f"\ntargets: top-1 >= {TARGETS['top1']:.0%}, unanswerable handed off >= "
         f"{TARGETS['handoff']:.0%} (both on the held-out half), p95 <= {TARGETS['p95_ms']:.0f} ms"
