@@ -210,21 +210,27 @@ ENTRY_COLUMNS = (
 
 def _candidates_postgres(account_id, words_):
     # One tsquery per word (stemmed by PostgreSQL; stop words become empty queries, matching
-    # nothing), OR-ed for the candidates.
+    # nothing), OR-ed for the candidates. The tsqueries are made once, in a materialized CTE:
+    # a prepared statement's generic plan (psycopg prepares a query run 5 times) cannot fold
+    # `plainto_tsquery('english', $1)` into a constant and would parse it again for every row.
+    columns = ", ".join(f"plainto_tsquery('english', %s) AS w{i}" for i in range(len(words_)))
+    words_cte = f"WITH q AS MATERIALIZED (SELECT {columns})"
     counts = ", ".join(
-        "count(*) FILTER (WHERE search_vector @@ plainto_tsquery('english', %s))" for _ in words_
+        f"count(*) FILTER (WHERE search_vector @@ q.w{i})" for i in range(len(words_))
     )
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT count(*), {counts} FROM knowledge_knowledgeentry WHERE account_id = %s",
+            f"{words_cte} SELECT count(*), {counts} FROM knowledge_knowledgeentry, q"
+            " WHERE account_id = %s",
             [*words_, account_id],
         )
         total, *dfs = cursor.fetchone()
-    any_word = " || ".join("plainto_tsquery('english', %s)" for _ in words_)
+    any_word = " || ".join(f"w{i}" for i in range(len(words_)))
     entries = list(
         KnowledgeEntry.objects.raw(
-            f"SELECT {ENTRY_COLUMNS} FROM knowledge_knowledgeentry e,"
-            f" ({'SELECT ' + any_word}) AS q(query)"
+            f"WITH q AS MATERIALIZED (SELECT {any_word} AS query"
+            f" FROM (SELECT {columns}) AS w)"
+            f" SELECT {ENTRY_COLUMNS} FROM knowledge_knowledgeentry e, q"
             " WHERE e.account_id = %s AND e.search_vector @@ q.query"
             " ORDER BY ts_rank(e.search_vector, q.query) DESC, e.id LIMIT %s",
             [*words_, account_id, CANDIDATES],
