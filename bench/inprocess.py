@@ -14,6 +14,7 @@ compare variants by alternating them.
 
 import argparse
 import io
+import json
 import os
 import sys
 import time
@@ -23,27 +24,29 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/perfbench"
 
 
-def environ(path, key):
+def environ(path, key, body=b""):
     path_info, _, query = path.partition("?")
+    extra = {"CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body))} if body else {}
     return {
-        "REQUEST_METHOD": "GET",
+        **extra,
+        "REQUEST_METHOD": "POST" if body else "GET",
         "PATH_INFO": path_info,
         "QUERY_STRING": query,
         "SERVER_NAME": "127.0.0.1",
         "SERVER_PORT": "80",
         "HTTP_HOST": "127.0.0.1",
         "HTTP_AUTHORIZATION": f"Token {key}",
-        "wsgi.input": io.BytesIO(),
+        "wsgi.input": io.BytesIO(body),
         "wsgi.url_scheme": "http",
         "wsgi.errors": sys.stderr,
     }
 
 
-def caller(app, path, key):
+def caller(app, path, key, post=b""):
     def call():
         status = []
-        body = b"".join(app(environ(path, key), lambda s, h: status.append(s)))
-        if not status[0].startswith("200"):
+        body = b"".join(app(environ(path, key, post), lambda s, h: status.append(s)))
+        if not status[0].startswith("201" if post else "200"):
             raise SystemExit(f"{path}: {status[0]} {body[:300]!r}")
 
     return call
@@ -67,6 +70,9 @@ def main():
     parser.add_argument("--requests", type=int, default=200, help="per batch")
     parser.add_argument("--profile", action="store_true", help="pyinstrument tree (server)")
     parser.add_argument("--cprofile", action="store_true", help="cProfile top 40 (server)")
+    parser.add_argument(
+        "--post", action="store_true", help="POST a message (to the busy account's oldest room)"
+    )
     args = parser.parse_args()
 
     dsn = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
@@ -91,8 +97,14 @@ def main():
     from accounts.models import User
     from accounts.services import api_key_issue
 
-    _, key = api_key_issue(user=User.objects.get(username="busy"))
-    server = caller(get_wsgi_application(), args.path, key)
+    busy = User.objects.get(username="busy")
+    _, key = api_key_issue(user=busy)
+    post = b""
+    if args.post:
+        room = busy.rooms.order_by("created_at").first()
+        post = json.dumps({"room": str(room.uuid), "body": "How much?", "nickname": "B"}).encode()
+        args.path = "/api/v1/messages/"
+    server = caller(get_wsgi_application(), args.path, key, post)
 
     if args.profile or args.cprofile:
         best_ms(server, 1)  # warm up
@@ -118,7 +130,7 @@ def main():
 
     import baseline
 
-    base = caller(baseline.app, args.path, key)
+    base = caller(baseline.app, args.path, key, post)
     ours, floor = best_ms(server, args.requests), best_ms(base, args.requests)
     print(f"{args.path}: server {ours:.2f} ms, baseline {floor:.2f} ms per request in-process")
 
