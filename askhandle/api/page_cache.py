@@ -14,6 +14,9 @@ Why it stays exact:
 - On PostgreSQL the token is replaced by a deferred constraint trigger, i.e. at commit: the
   version row is the last lock a writing transaction takes, so it adds no lock-order deadlock
   with the row locks taken before it. SQLite has one writer at a time; plain triggers there.
+- A transaction that writes rows of several accounts (only the admin's bulk actions do) takes
+  their version rows at commit in the order it wrote them; two such transactions in opposite
+  orders can deadlock, which PostgreSQL detects by failing one of them.
 - Tokens are random, not counters: a database restored from a backup cannot bring back a token
   a running process has pages for (a counter would repeat).
 - An account with no token yet (nothing ever written) is not cached.
