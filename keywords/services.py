@@ -1,6 +1,7 @@
 from django.db import IntegrityError, transaction
 from rest_framework.exceptions import ValidationError
 
+from askhandle.api.sql import select_rows
 from messaging.models import Message
 from webhooks.models import EventType
 from webhooks.services import event_emit
@@ -30,9 +31,7 @@ def keyword_notifications_record(*, message: Message) -> list[KeywordNotificatio
     """One notification per keyword of the account found in a visitor message."""
     if message.is_support_sender:
         return []
-    keywords = dict(
-        Keyword.objects.filter(account=message.account_id).values_list("normalized", "keyword")
-    )
+    keywords = dict(select_rows(Keyword, ["normalized", "keyword"], account_id=message.account_id))
     if not keywords:
         return []
     found = sorted(keywords_matching(message.body, list(keywords)))

@@ -8,6 +8,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException
 
 from accounts.models import User
+from askhandle.api.sql import select_rows
 
 from .events import event_render
 from .models import Delivery, DeliveryStatus, Event, Webhook
@@ -28,7 +29,7 @@ def event_emit(*, account: User, event: str, instance) -> Event | None:
     Nothing is written when no subscription wants the event.
     """
     assert transaction.get_connection().in_atomic_block, "emit inside the event's transaction"
-    webhooks = list(Webhook.objects.filter(account=account, event=event, is_active=True).only("pk"))
+    webhooks = select_rows(Webhook, ["id"], account_id=account.pk, event=event, is_active=True)
     if not webhooks:
         return None
     now = timezone.now()
@@ -37,8 +38,8 @@ def event_emit(*, account: User, event: str, instance) -> Event | None:
     )
     give_up_at = now + timedelta(seconds=settings.WEBHOOK_RETRY_WINDOW)
     Delivery.objects.bulk_create(
-        Delivery(webhook=webhook, event=recorded, next_attempt_at=now, give_up_at=give_up_at)
-        for webhook in webhooks
+        Delivery(webhook_id=pk, event=recorded, next_attempt_at=now, give_up_at=give_up_at)
+        for (pk,) in webhooks
     )
     return recorded
 
