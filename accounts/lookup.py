@@ -16,6 +16,8 @@ import functools
 
 from django.db import connections, router
 
+from askhandle.api.sql import convert_row, db_converters
+
 from .models import ApiKey, DataVersion, User
 
 
@@ -41,14 +43,7 @@ def _statement(alias: str):
         f"AND u.{quote(User._meta.get_field('is_active').column)} = %s "
         "LIMIT 1"
     )
-    converters = []
-    for index, field in enumerate([*key_fields, *user_fields]):
-        expression = field.get_col(field.model._meta.db_table)
-        found = connection.ops.get_db_converters(expression) + expression.get_db_converters(
-            connection
-        )
-        if found:
-            converters.append((index, found, expression))
+    converters = db_converters(connection, [*key_fields, *user_fields])
     return sql, converters, [f.attname for f in key_fields], [f.attname for f in user_fields]
 
 
@@ -63,9 +58,7 @@ def active_api_key(digest: str) -> ApiKey | None:
     if row is None:
         return None
     *row, data_version = row
-    for index, functions, expression in converters:
-        for convert in functions:
-            row[index] = convert(row[index], expression, connection)
+    row = convert_row(row, converters, connection)
     split = len(key_names)
     api_key = ApiKey.from_db(alias, key_names, row[:split])
     api_key.user = User.from_db(alias, user_names, row[split:])

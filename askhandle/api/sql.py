@@ -25,15 +25,29 @@ def _statement(alias: str, model, columns: tuple[str, ...], names: tuple[str, ..
     )
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
+    return sql, db_converters(connection, fields)
+
+
+def db_converters(connection, fields) -> list:
+    """[(column index, converter functions, expression)] for a row of these fields' columns:
+    what the ORM applies to values as they come from the database (e.g. SQLite's text to uuid)."""
     converters = []
     for index, field in enumerate(fields):
-        expression = field.get_col(meta.db_table)
+        expression = field.get_col(field.model._meta.db_table)
         found = connection.ops.get_db_converters(expression) + expression.get_db_converters(
             connection
         )
         if found:
             converters.append((index, found, expression))
-    return sql, converters
+    return converters
+
+
+def convert_row(row, converters, connection) -> list:
+    row = list(row)
+    for index, functions, expression in converters:
+        for convert in functions:
+            row[index] = convert(row[index], expression, connection)
+    return row
 
 
 def select_rows(model, columns, *, limit=None, **equals) -> list[tuple]:
@@ -50,14 +64,7 @@ def select_rows(model, columns, *, limit=None, **equals) -> list[tuple]:
         rows = cursor.fetchall()
     if not converters:
         return rows
-    converted = []
-    for row in rows:
-        row = list(row)
-        for index, functions, expression in converters:
-            for convert in functions:
-                row[index] = convert(row[index], expression, connection)
-        converted.append(tuple(row))
-    return converted
+    return [tuple(convert_row(row, converters, connection)) for row in rows]
 
 
 def select_one(model, **equals):
