@@ -318,6 +318,8 @@ TASKS = {
 
 # The bot (docs/bot.md). The built-in answerer needs nothing; BOT_LLM_URL turns the LLM one on.
 BOT_ANSWER_BUDGET_SECONDS = env_float("BOT_ANSWER_BUDGET_SECONDS", 3)
+# Background answers: tries before a message is given up on (bot.services.answer_retry_delay).
+BOT_ANSWER_ATTEMPTS = env_int("BOT_ANSWER_ATTEMPTS", 5)
 BOT_CONFIDENCE_THRESHOLD = env_float("BOT_CONFIDENCE_THRESHOLD", 0.35)
 BOT_CONTEXT_MESSAGES = env_int("BOT_CONTEXT_MESSAGES", 6)
 BOT_LLM_URL = os.environ.get("BOT_LLM_URL", "")

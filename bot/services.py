@@ -79,11 +79,14 @@ def _answer_within_budget(message: Message, deadline: float) -> None:
         logger.exception("Answering message %s inline failed; left to the background.", message.pk)
 
 
-def message_answer_complete_now(*, message_id: int) -> bool:
+def message_answer_complete_now(*, message_id: int, attempt: int = 1) -> bool:
     """The background half of the timing contract: answer the message unless it already is.
 
     The model gets its full timeout (BOT_LLM_TIMEOUT_SECONDS); on failure the built-in answerer
     answers. A room whose bot was turned off meanwhile (a person took over) is left alone.
+    Before any work, the next attempt is queued for later (up to BOT_ANSWER_ATTEMPTS): an
+    attempt that dies (a bug, the database gone mid-way, the worker killed) leaves its message
+    to that one, and one that answers leaves it nothing to do.
     """
     message = (
         Message.objects.select_related("room", "account")
@@ -92,6 +95,12 @@ def message_answer_complete_now(*, message_id: int) -> bool:
     )
     if message is None or not message.room.is_bot_use:
         return False
+    if attempt < settings.BOT_ANSWER_ATTEMPTS and default_task_backend.supports_defer:
+        from .tasks import message_answer_complete
+
+        message_answer_complete.using(
+            run_after=timezone.now() + dt.timedelta(seconds=answer_retry_delay(attempt))
+        ).enqueue(message_id=message_id, attempt=attempt + 1)
     history = room_history(message)
     answer = None
     if llm_enabled():
@@ -105,6 +114,13 @@ def message_answer_complete_now(*, message_id: int) -> bool:
     if answer is None:
         answer = builtin_answer(message, history)
     return message_answer_apply(message=message, answer=answer)
+
+
+def answer_retry_delay(attempt: int) -> float:
+    """Seconds from the start of `attempt` to the next: past the model's timeout, then 30 s
+    growing fourfold (with 5 attempts the last starts about 45 minutes after the first), long
+    enough for a database restart or a deployment to be over."""
+    return settings.BOT_LLM_TIMEOUT_SECONDS + 30 * 4 ** (attempt - 1)
 
 
 @transaction.atomic

@@ -187,7 +187,9 @@ def test_slow_model_answers_in_the_background(fake_model, account, settings):
     polled = account.client.get(f"{URL}{sent['uuid']}/").json()
     assert polled["support_answer"] == "From the model: 3 to 5 days."
     assert room.messages.filter(is_support_sender=True).count() == 1
-    assert DBTaskResult.objects.get().status == "SUCCESSFUL"
+    # The attempt queued its follow-up before asking the model (in case it died); answered
+    # now, that one will find nothing to do.
+    assert sorted(DBTaskResult.objects.values_list("status", flat=True)) == ["READY", "SUCCESSFUL"]
 
 
 def test_model_timing_out_in_the_background_falls_back(fake_model, account, settings):
@@ -289,3 +291,93 @@ def test_with_an_idempotency_key_the_worker_answers(fake_model, account):
     replay = account.client.post(URL, payload, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     assert replay.json()["uuid"] == sent.json()["uuid"]
     assert Message.objects.filter(is_support_sender=False).count() == 1
+
+
+def make_due():
+    DBTaskResult.objects.filter(status="READY").update(run_after=timezone.now())
+
+
+def answer_by_worker_only(account, fake_model):
+    """A visitor message answered only in the background (an Idempotency-Key create: no inline
+    wait), with the model failing so that the built-in answerer is what answers."""
+    fake_model.status = 500
+    room = bot_room(account.user)
+    payload = {"body": "How long does shipping take?", "room": {"uuid": str(room.uuid)}}
+    sent = account.client.post(URL, payload, format="json", HTTP_IDEMPOTENCY_KEY="k-retry")
+    assert (sent.status_code, sent.json()["support_answer"]) == (201, None)
+    return room, Message.objects.get(uuid=sent.json()["uuid"])
+
+
+def test_an_attempt_that_dies_is_followed_by_the_next(fake_model, account, monkeypatch):
+    """An attempt that crashes (here the database going away under the built-in answerer) has
+    queued the next one before its work; that one answers, and its own follow-up finds the
+    message answered and queues nothing."""
+    from django.db import OperationalError
+
+    from bot import services
+
+    real, calls = services.builtin_answer, []
+
+    def dies_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(services, "builtin_answer", dies_once)
+    room, message = answer_by_worker_only(account, fake_model)
+
+    started = timezone.now()
+    run_worker()
+    message.refresh_from_db()
+    assert message.support_answer is None
+    failed = DBTaskResult.objects.get(status="FAILED")
+    assert failed.args_kwargs["kwargs"] == {"message_id": message.pk}
+    follow_up = DBTaskResult.objects.get(status="READY")
+    assert follow_up.args_kwargs["kwargs"] == {"message_id": message.pk, "attempt": 2}
+    delay = (follow_up.run_after - started).total_seconds()
+    assert 2.0 + 30 <= delay < 2.0 + 30 + 10  # the model's timeout (2 s here), then 30 s
+
+    run_worker()  # not due yet: nothing runs
+    assert DBTaskResult.objects.filter(status="READY").count() == 1
+    make_due()
+    run_worker()
+    message.refresh_from_db()
+    assert (message.support_answer, message.terminated) == (SHIPPING, False)
+    assert room.messages.filter(is_support_sender=True).count() == 1
+
+    third = DBTaskResult.objects.get(status="READY")  # queued by attempt 2 before it answered
+    assert third.args_kwargs["kwargs"]["attempt"] == 3
+    make_due()
+    run_worker()
+    assert sorted(DBTaskResult.objects.values_list("status", flat=True)) == [
+        "FAILED",
+        "SUCCESSFUL",
+        "SUCCESSFUL",
+    ]
+    assert DBTaskResult.objects.get(pk=third.pk).return_value is False  # nothing left to do
+    assert room.messages.filter(is_support_sender=True).count() == 1
+
+
+def test_attempts_are_bounded(fake_model, account, settings, monkeypatch):
+    from bot import services
+
+    def always_dies(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    settings.BOT_ANSWER_ATTEMPTS = 3
+    monkeypatch.setattr(services, "builtin_answer", always_dies)
+    _, message = answer_by_worker_only(account, fake_model)
+
+    for _ in range(5):
+        make_due()
+        run_worker()
+
+    attempts = DBTaskResult.objects.order_by("enqueued_at").values_list("args_kwargs", "status")
+    assert [(kwargs["kwargs"].get("attempt", 1), status) for kwargs, status in attempts] == [
+        (1, "FAILED"),
+        (2, "FAILED"),
+        (3, "FAILED"),
+    ]
+    message.refresh_from_db()
+    assert message.support_answer is None
