@@ -70,6 +70,8 @@ INSTALLED_APPS = [
 # Security, CORS and the API's headers first, so that every answer carries them, including the
 # 429 and 413 answers of the rate and body limits.
 MIDDLEWARE = [
+    # Outermost, so it compresses the final body (API answers only: askhandle/api/compression.py).
+    "askhandle.api.compression.ApiGZipMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "askhandle.api.middleware.ApiSecurityHeadersMiddleware",

@@ -545,8 +545,15 @@ def main():
     )
     parser.add_argument("--memory", type=int, default=0, help="requests for the RSS check")
     parser.add_argument("--port", type=int, default=18201, help="server; baseline on port+1")
+    parser.add_argument(
+        "--accept-encoding",
+        default="",
+        help='an Accept-Encoding header on every request of wrk (e.g. "gzip"), to both apps',
+    )
     parser.add_argument("--out", default=str(BENCH / "results.md"))
     args = parser.parse_args()
+    if args.accept_encoding:
+        os.environ["BENCH_ACCEPT_ENCODING"] = args.accept_encoding  # read by wrk/report.lua
     args.connections = [int(c) for c in args.connections.split(",")]
     args.only = [name.strip() for name in args.only.split(",") if name.strip()]
     if shutil.which("wrk") is None:

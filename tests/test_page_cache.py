@@ -248,11 +248,11 @@ def test_a_new_token_drops_the_accounts_older_pages_only():
 
     assert cache.get(("V", 1, "t1", "json", "a")) is None
     assert cache.get(("V", 1, "t1", "json", "b")) is None
-    assert cache.get(("V", 1, "t2", "json", "a"))[0] == b"y"
+    assert cache.get(("V", 1, "t2", "json", "a")).content == b"y"
     assert cache.get(("V", 2, "t1", "json", "a")) is not None
     assert cache.get(("W", 1, "t1", "json", "a")) is not None
     assert len(cache) == 4
-    assert cache.size == sum(entry[2] for entry in cache._entries.values())
+    assert cache.size == sum(entry.size for entry in cache._entries.values())
     cache.clear()
     assert len(cache) == 0 and cache.size == 0 and cache._tokens == {}
 

@@ -33,6 +33,8 @@ from django.conf import settings
 from django.http import HttpResponse
 from rest_framework.response import Response
 
+from askhandle.api.compression import accepts_gzip, gzip_or_none, set_gzipped
+
 VERSION_TABLE = "accounts_dataversion"
 VERSIONED_TABLES = ("messaging_message", "rooms_room", "leads_lead")
 TRIGGER = "accounts_data_version"
@@ -110,6 +112,20 @@ def renew_all_sql(vendor: str) -> list[str]:
     ]
 
 
+# An entry's compressed form before anyone asked for it (None: compressing did not pay).
+UNKNOWN = object()
+
+
+class Page:
+    __slots__ = ("content", "content_type", "gzipped", "size")
+
+    def __init__(self, content: bytes, content_type: str, gzipped, size: int):
+        self.content = content
+        self.content_type = content_type
+        self.gzipped = gzipped
+        self.size = size
+
+
 class PageCache:
     """A thread-safe LRU of rendered pages, bounded in bytes (per process).
 
@@ -135,8 +151,9 @@ class PageCache:
                 self._entries.move_to_end(key)
             return entry
 
-    def put(self, key, content: bytes, content_type: str) -> None:
+    def put(self, key, content: bytes, content_type: str, gzipped=UNKNOWN) -> None:
         size = len(content) + len(key[-1]) + self.OVERHEAD
+        size += len(gzipped) if isinstance(gzipped, bytes) else 0
         if size > self.max_entry_bytes:
             return
         view, account, token = key[:3]
@@ -147,17 +164,33 @@ class PageCache:
                 for stale in list(current[1]):
                     self._remove(stale)
             _, keys = self._tokens.setdefault((view, account), (token, set()))
-            self._entries[key] = (content, content_type, size)
+            self._entries[key] = Page(content, content_type, gzipped, size)
             keys.add(key)
             self._bytes += size
-            while self._bytes > self.max_bytes:  # never the new entry: at most a quarter
-                self._remove(next(iter(self._entries)))
+            self._evict()
+
+    def gzipped(self, key, page: Page) -> bytes | None:
+        """The page compressed (None where compressing does not pay), made once and kept."""
+        if page.gzipped is UNKNOWN:
+            compressed = gzip_or_none(page.content)  # outside the lock: it takes a while
+            with self._lock:
+                if page.gzipped is UNKNOWN:
+                    page.gzipped = compressed
+                    if compressed and self._entries.get(key) is page:
+                        page.size += len(compressed)
+                        self._bytes += len(compressed)
+                        self._evict()
+        return page.gzipped
+
+    def _evict(self) -> None:
+        while self._bytes > self.max_bytes:  # never the newest entry: at most a quarter
+            self._remove(next(iter(self._entries)))
 
     def _remove(self, key) -> None:
         entry = self._entries.pop(key, None)
         if entry is None:
             return
-        self._bytes -= entry[2]
+        self._bytes -= entry.size
         view_account = key[:2]
         _, keys = self._tokens[view_account]
         keys.discard(key)
@@ -185,14 +218,20 @@ class CachedListMixin:
     """For a viewset's `list`: answer a page from `pages` when the account's data version has
     not changed since it was rendered. Only JSON pages of requests authenticated by an API key
     (whose lookup read the version) are cached; everything else takes the normal path.
+    A page is kept plain and, once a client asks for gzip, compressed too (askhandle/api/
+    compression.py), so it is compressed once per change of the data, not per request.
     A viewset that builds its page its own way overrides `list_page`, not `list`."""
 
     def list(self, request, *args, **kwargs):
         key = self._page_key(request)
         if key is not None:
-            entry = pages.get(key)
-            if entry is not None:
-                return HttpResponse(entry[0], content_type=entry[1])
+            page = pages.get(key)
+            if page is not None:
+                response = HttpResponse(page.content, content_type=page.content_type)
+                compressed = pages.gzipped(key, page) if accepts_gzip(request) else None
+                if compressed:
+                    set_gzipped(response, compressed)
+                return response
         response = self.list_page(request, *args, **kwargs)
         response.page_cache_key = key
         return response
@@ -205,7 +244,10 @@ class CachedListMixin:
         key = getattr(response, "page_cache_key", None)
         if key is not None and isinstance(response, Response) and response.status_code == 200:
             response.render()  # what Django would do next; the bytes are what the cache keeps
-            pages.put(key, response.content, response["Content-Type"])
+            compressed = gzip_or_none(response.content) if accepts_gzip(request) else UNKNOWN
+            pages.put(key, response.content, response["Content-Type"], compressed)
+            if isinstance(compressed, bytes):
+                set_gzipped(response, compressed)
         return response
 
     def _page_key(self, request):

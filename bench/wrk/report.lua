@@ -4,6 +4,10 @@ local token = os.getenv("BENCH_TOKEN")
 if token then
   wrk.headers["Authorization"] = "Token " .. token
 end
+local encoding = os.getenv("BENCH_ACCEPT_ENCODING")
+if encoding and encoding ~= "" then
+  wrk.headers["Accept-Encoding"] = encoding
+end
 local method = os.getenv("BENCH_METHOD")
 if method and method ~= "" then
   wrk.method = method
