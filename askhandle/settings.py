@@ -329,6 +329,9 @@ BOT_LLM_MODEL = os.environ.get("BOT_LLM_MODEL", "")
 BOT_LLM_API_KEY = os.environ.get("BOT_LLM_API_KEY", "")
 BOT_LLM_TIMEOUT_SECONDS = env_float("BOT_LLM_TIMEOUT_SECONDS", 20)
 BOT_LLM_ENTRIES = env_int("BOT_LLM_ENTRIES", 5)
+# Sentence embeddings beside full-text search (knowledge/embedding.py), when the model is installed.
+BOT_EMBEDDINGS = env_bool("BOT_EMBEDDINGS", True)
+BOT_EMBEDDING_MODEL_DIR = os.environ.get("BOT_EMBEDDING_MODEL_DIR", "")
 
 LOGGING = {
     "version": 1,

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from knowledge.search import Match, knowledge_search
+from knowledge.search import Match, knowledge_rank
 from messaging.models import Message
 
 from .llm import llm_chat
@@ -46,7 +46,7 @@ def visitor_context(history: list[Message]) -> str:
 
 
 def builtin_matches(message: Message, history: list[Message], limit: int = 1) -> list[Match]:
-    return knowledge_search(
+    return knowledge_rank(
         account_id=message.account_id,
         text=message.body,
         context=visitor_context(history),

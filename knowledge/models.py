@@ -24,6 +24,9 @@ class KnowledgeEntry(models.Model):
     tags = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    # The sentence embedding of question and answer, after a digest of that text (see
+    # knowledge/semantic.py); made by the server, remade when the text changes.
+    embedding = models.BinaryField(null=True, editable=False)
 
     class Meta:
         verbose_name = "knowledge entry"
@@ -33,6 +36,8 @@ class KnowledgeEntry(models.Model):
             models.Index(
                 fields=["account", "-created_at", "-id"], name="knowledge_account_created"
             ),
+            # Covers the entries' signature (knowledge/semantic.py): count, newest id, last update.
+            models.Index(fields=["account", "updated_at", "id"], name="knowledge_account_updated"),
         ]
 
     def __str__(self):

@@ -28,6 +28,7 @@ from functools import lru_cache
 import snowballstemmer
 from django.db import connection
 
+from . import semantic
 from .models import KnowledgeEntry
 from .search_index import search_index_available
 from .synonyms import phrases, synonyms
@@ -45,6 +46,12 @@ FIELD_WEIGHTS = {"question": 1.0, "tags": 1.0, "answer": 0.6}
 COVERAGE_SHARE = 0.8
 # A word that no entry contains (nor its synonyms) weighs this much more than its idf says.
 UNKNOWN_WEIGHT = 1.5
+# With sentence embeddings (knowledge/semantic.py): their share of an entry's score, and the
+# cosine similarities that count as nothing and as everything (measured on the tuning half of
+# bench/bot_eval.py, docs/bot.md).
+SEMANTIC_SHARE = 0.4
+COSINE_FLOOR = 0.1
+COSINE_CEILING = 0.8
 # Past this many words, a text is cut (the rest adds noise, not meaning).
 MAX_WORDS = 40
 # Without a full-text index (SQLite built without FTS5) every entry is a candidate, up to this.
@@ -130,7 +137,57 @@ class Term:
 def knowledge_search(
     *, account_id: int, text: str, context: str = "", limit: int = 10
 ) -> list[Match]:
-    """The account's entries that answer `text`, best first, each with its confidence."""
+    """The account's entries that share words with `text`, best first, each with its
+    confidence: full-text search (the API's `?search=`)."""
+    return _lexical_matches(account_id, text, context)[:limit]
+
+
+def knowledge_rank(
+    *, account_id: int, text: str, context: str = "", limit: int = 10
+) -> list[Match]:
+    """The account's entries that answer `text`, best first, each with its confidence: what
+    the bot answers from. With sentence embeddings (knowledge/semantic.py) every entry is
+    scored, also one that shares no word with the text; without them, full-text search."""
+    if not semantic.enabled():
+        return knowledge_search(account_id=account_id, text=text, context=context, limit=limit)
+    vectors = semantic.matrices.get(account_id)
+    if vectors is None:
+        return []  # no entries
+    # A short follow-up means what it says in the light of what was asked before.
+    short = context and len(words(text)) <= SHORT_TEXT_WORDS
+    query = semantic.encode(f"{context} {text}" if short else text)
+    ids, matrix = vectors
+    lexical = _lexical_matches(account_id, text, context)
+    return _with_similarities(ids, matrix @ query, lexical, limit)
+
+
+def _with_similarities(ids, cosines, lexical: list[Match], limit: int) -> list[Match]:
+    """Every entry scored by its lexical confidence and its embedding's similarity to the text
+    (`cosines`, one per entry of `ids`, in id order): the similarity finds the entries that say
+    the same thing in other words, the words keep what the visitor named (a product, a country)
+    from being outweighed by the general sense."""
+    import numpy as np
+
+    scores = SEMANTIC_SHARE * np.clip(
+        (cosines - COSINE_FLOOR) / (COSINE_CEILING - COSINE_FLOOR), 0.0, 1.0
+    )
+    by_id = {m.entry.pk: m for m in lexical}
+    rows = np.searchsorted(ids, list(by_id))  # ids are sorted
+    scores[rows] += (1 - SEMANTIC_SHARE) * np.array([m.confidence for m in by_id.values()])
+    best = np.argsort(-scores, kind="stable")[:limit]  # ties: the lower id first
+    chosen = [(int(ids[row]), float(scores[row])) for row in best if scores[row] > 0]
+    missing = [pk for pk, _ in chosen if pk not in by_id]
+    entries = {pk: m.entry for pk, m in by_id.items()}
+    entries |= KnowledgeEntry.objects.defer("embedding").in_bulk(missing) if missing else {}
+    return [
+        Match(entry=entries[pk], confidence=round(score, 4))
+        for pk, score in chosen
+        if pk in entries
+    ]
+
+
+def _lexical_matches(account_id: int, text: str, context: str) -> list[Match]:
+    """The full-text candidates, scored here (module docstring), best first."""
     current = words(text)
     extra = []
     if context and len(current) <= SHORT_TEXT_WORDS:
@@ -163,7 +220,7 @@ def knowledge_search(
         for entry in candidates
     ]
     scored.sort(key=lambda m: (-m.confidence, m.entry.pk))
-    return [m for m in scored if m.confidence > 0][:limit]
+    return [m for m in scored if m.confidence > 0]
 
 
 def _matched(term: Term, fields: EntryTerms) -> float:

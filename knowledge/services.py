@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from accounts.models import User
 
+from . import semantic
 from .models import KnowledgeEntry, tags_join
 
 
@@ -76,4 +77,8 @@ def knowledge_import(*, account: User, entries: Iterable[EntryData], progress=No
             report.updated += 1
         if progress is not None:
             progress(number, len(entries))
+    if semantic.enabled():
+        # Now, in batches, rather than at a visitor's first question.
+        remade = semantic.entries_embed(list(existing.values()))
+        KnowledgeEntry.objects.bulk_update(remade, ["embedding"], batch_size=500)
     return report

