@@ -15,6 +15,9 @@ class KnowledgeEntryAdmin(admin.ModelAdmin):
     autocomplete_fields = ["account"]
     fields = ["account", "question", "answer", "tags", "uuid", "created_at", "updated_at"]
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("embedding")
+
     def save_model(self, request, obj, form, change):
         if change:
             obj.updated_at = timezone.now()

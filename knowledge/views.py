@@ -28,8 +28,11 @@ class KnowledgeEntryViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     lookup_value_regex = UUID_PATH_REGEX
 
     def get_queryset(self):
-        return KnowledgeEntry.objects.filter(account=self.request.user).order_by(
-            "-created_at", "-id"
+        # The vector is the bot's (knowledge/semantic.py), never shown: not read here.
+        return (
+            KnowledgeEntry.objects.filter(account=self.request.user)
+            .defer("embedding")
+            .order_by("-created_at", "-id")
         )
 
     def perform_create(self, serializer):
