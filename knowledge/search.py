@@ -156,33 +156,33 @@ def knowledge_rank(
     # A short follow-up means what it says in the light of what was asked before.
     short = context and len(words(text)) <= SHORT_TEXT_WORDS
     query = semantic.encode(f"{context} {text}" if short else text)
-    ids, matrix = vectors
+    ids, matrix, entries = vectors
     lexical = _lexical_matches(account_id, text, context)
-    return _with_similarities(ids, matrix @ query, lexical, limit)
+    return _with_similarities(ids, matrix @ query, entries, lexical, limit)
 
 
-def _with_similarities(ids, cosines, lexical: list[Match], limit: int) -> list[Match]:
+def _with_similarities(ids, cosines, entries, lexical: list[Match], limit: int) -> list[Match]:
     """Every entry scored by its lexical confidence and its embedding's similarity to the text
-    (`cosines`, one per entry of `ids`, in id order): the similarity finds the entries that say
-    the same thing in other words, the words keep what the visitor named (a product, a country)
-    from being outweighed by the general sense."""
+    (`cosines`, one per entry of `ids`, in id order; `entries` by id): the similarity finds the
+    entries that say the same thing in other words, the words keep what the visitor named (a
+    product, a country) from being outweighed by the general sense."""
     import numpy as np
 
     scores = SEMANTIC_SHARE * np.clip(
         (cosines - COSINE_FLOOR) / (COSINE_CEILING - COSINE_FLOOR), 0.0, 1.0
     )
-    by_id = {m.entry.pk: m for m in lexical}
-    rows = np.searchsorted(ids, list(by_id))  # ids are sorted
-    scores[rows] += (1 - SEMANTIC_SHARE) * np.array([m.confidence for m in by_id.values()])
+    if lexical:
+        pks = np.array([m.entry.pk for m in lexical])
+        rows = np.minimum(np.searchsorted(ids, pks), len(ids) - 1)  # ids are sorted
+        # An entry added since the vectors were read is not among them: left out this time.
+        known = ids[rows] == pks
+        confidences = np.array([m.confidence for m in lexical])
+        scores[rows[known]] += (1 - SEMANTIC_SHARE) * confidences[known]
     best = np.argsort(-scores, kind="stable")[:limit]  # ties: the lower id first
-    chosen = [(int(ids[row]), float(scores[row])) for row in best if scores[row] > 0]
-    missing = [pk for pk, _ in chosen if pk not in by_id]
-    entries = {pk: m.entry for pk, m in by_id.items()}
-    entries |= KnowledgeEntry.objects.defer("embedding").in_bulk(missing) if missing else {}
     return [
-        Match(entry=entries[pk], confidence=round(score, 4))
-        for pk, score in chosen
-        if pk in entries
+        Match(entry=entries[int(ids[row])], confidence=round(float(scores[row]), 4))
+        for row in best
+        if scores[row] > 0
     ]
 
 

@@ -62,7 +62,8 @@ def entries_embed(entries: list[KnowledgeEntry], batch: int = 32) -> list[Knowle
 
 
 class _Matrices:
-    """Per process: account -> (signature of its entries, entry ids, vectors as rows)."""
+    """Per process: account -> (signature of its entries, entry ids, their vectors as rows,
+    the entries by id). Valid while the signature is: any change of an entry changes it."""
 
     def __init__(self):
         self._accounts: OrderedDict = OrderedDict()
@@ -81,11 +82,7 @@ class _Matrices:
             if cached is not None and cached[0] == signature:
                 self._accounts.move_to_end(account_id)
                 return cached[1:]
-        entries = list(
-            KnowledgeEntry.objects.filter(account_id=account_id)
-            .only("id", "question", "answer", "embedding")
-            .order_by("id")
-        )
+        entries = list(KnowledgeEntry.objects.filter(account_id=account_id).order_by("id"))
         remade = entries_embed(entries)
         if remade:
             KnowledgeEntry.objects.bulk_update(remade, ["embedding"], batch_size=500)
@@ -96,12 +93,16 @@ class _Matrices:
                 for e in entries
             ]
         )
+        for entry in entries:
+            # Kept as if loaded with .defer("embedding"): the matrix has the vectors.
+            del entry.__dict__["embedding"]
+        by_id = {entry.pk: entry for entry in entries}
         with self._lock:
-            self._accounts[account_id] = (signature, ids, matrix)
+            self._accounts[account_id] = (signature, ids, matrix, by_id)
             self._accounts.move_to_end(account_id)
             while len(self._accounts) > MAX_ACCOUNTS:
                 self._accounts.popitem(last=False)
-        return ids, matrix
+        return ids, matrix, by_id
 
     def clear(self):
         with self._lock:

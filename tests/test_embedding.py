@@ -188,3 +188,23 @@ def test_import_makes_the_vectors_ahead(tmp_path, alice):
     call_command("import_knowledge", str(path), account="alice", stdout=None)
     vectors = KnowledgeEntry.objects.filter(account=alice.user).values_list("embedding", flat=True)
     assert len(vectors) == 2 and all(len(v) == semantic.DIGEST_BYTES + 384 * 4 for v in vectors)
+
+
+def test_a_lexical_match_missing_from_the_vectors_boosts_no_other_entry():
+    """An entry committed between reading the vectors and the full-text query is left out of
+    that answer; its score must not land on the entry beside it in id order."""
+    from knowledge.search import Match, _with_similarities
+
+    entries = {pk: KnowledgeEntry(pk=pk, question=f"q{pk}") for pk in (2, 5, 9)}
+    cosines = np.array([0.2, 0.3, 0.25], dtype=np.float32)
+    newcomer = KnowledgeEntry(pk=7, question="new")
+    found = _with_similarities(
+        np.array([2, 5, 9]),
+        cosines,
+        entries,
+        [Match(entry=newcomer, confidence=1.0), Match(entry=entries[9], confidence=0.5)],
+        limit=3,
+    )
+    assert [m.entry.pk for m in found] == [9, 5, 2]
+    assert found[0].confidence == pytest.approx(0.6 * 0.5 + 0.4 * (0.25 - 0.1) / 0.7, abs=1e-4)
+    assert found[1].confidence == pytest.approx(0.4 * (0.3 - 0.1) / 0.7, abs=1e-4)
