@@ -304,15 +304,10 @@ _encoder_lock = threading.Lock()
 
 
 def usable() -> bool:
-    """available(), and the model loads: files that fail their check are logged once and the
-    answerer goes on with full-text search alone."""
-    if not available():
-        return False
-    try:
-        encoder()
-    except ModelUnavailable:
-        return False
-    return True
+    """available(), and the model has not failed to load in this process (files that fail
+    their check are logged once; the answerer then goes on with full-text search alone). Does
+    not load the model: the first text to encode does."""
+    return _failed is None and available()
 
 
 def encoder() -> Encoder:

@@ -28,7 +28,7 @@ from functools import lru_cache
 import snowballstemmer
 from django.db import connection
 
-from . import semantic
+from . import embedding, semantic
 from .models import KnowledgeEntry
 from .search_index import search_index_available
 from .synonyms import phrases, synonyms
@@ -148,17 +148,21 @@ def knowledge_rank(
     """The account's entries that answer `text`, best first, each with its confidence: what
     the bot answers from. With sentence embeddings (knowledge/semantic.py) every entry is
     scored, also one that shares no word with the text; without them, full-text search."""
-    if not semantic.enabled():
-        return knowledge_search(account_id=account_id, text=text, context=context, limit=limit)
-    vectors = semantic.matrices.get(account_id)
-    if vectors is None:
-        return []  # no entries
-    # A short follow-up means what it says in the light of what was asked before.
-    short = context and len(words(text)) <= SHORT_TEXT_WORDS
-    query = semantic.encode(f"{context} {text}" if short else text)
-    ids, matrix, entries = vectors
-    lexical = _lexical_matches(account_id, text, context)
-    return _with_similarities(ids, matrix @ query, entries, lexical, limit)
+    if semantic.enabled():
+        try:
+            vectors = semantic.matrices.get(account_id)
+            if vectors is None:
+                return []  # no entries
+            # A short follow-up means what it says in the light of what was asked before.
+            short = context and len(words(text)) <= SHORT_TEXT_WORDS
+            query = semantic.encode(f"{context} {text}" if short else text)
+        except embedding.ModelUnavailable:
+            pass  # logged once by the loader
+        else:
+            ids, matrix, entries = vectors
+            lexical = _lexical_matches(account_id, text, context)
+            return _with_similarities(ids, matrix @ query, entries, lexical, limit)
+    return knowledge_search(account_id=account_id, text=text, context=context, limit=limit)
 
 
 def _with_similarities(ids, cosines, entries, lexical: list[Match], limit: int) -> list[Match]:

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from accounts.models import User
 
-from . import semantic
+from . import embedding, semantic
 from .models import KnowledgeEntry, tags_join
 
 
@@ -79,6 +79,9 @@ def knowledge_import(*, account: User, entries: Iterable[EntryData], progress=No
             progress(number, len(entries))
     if semantic.enabled():
         # Now, in batches, rather than at a visitor's first question.
-        remade = semantic.entries_embed(list(existing.values()))
+        try:
+            remade = semantic.entries_embed(list(existing.values()))
+        except embedding.ModelUnavailable:
+            remade = []  # logged by the loader; the bot ranks by full-text search alone
         KnowledgeEntry.objects.bulk_update(remade, ["embedding"], batch_size=500)
     return report

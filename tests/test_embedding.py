@@ -73,7 +73,9 @@ def test_the_tokenizer_is_berts_uncased_wordpiece():
     assert len(tokenizer.encode("word " * 1000)) == embedding.MAX_TOKENS
 
 
-def test_model_files_that_fail_their_check_turn_embeddings_off(tmp_path, settings, monkeypatch):
+def test_model_files_that_fail_their_check_leave_full_text_search(
+    tmp_path, settings, monkeypatch, alice, shop
+):
     for name in ("model.safetensors", "vocab.txt"):
         shutil.copy(embedding.model_dir() / name, tmp_path / name)
     with (tmp_path / "vocab.txt").open("a") as vocab:
@@ -81,12 +83,15 @@ def test_model_files_that_fail_their_check_turn_embeddings_off(tmp_path, setting
     settings.BOT_EMBEDDING_MODEL_DIR = str(tmp_path)
     monkeypatch.setattr(embedding, "_encoder", None)
     monkeypatch.setattr(embedding, "_failed", None)
+    assert semantic.enabled()  # the files are there; they are checked when first used
 
-    assert embedding.available()  # the files are there...
-    assert not embedding.usable()  # ...but are not the model's
+    sent = post(alice, bot_room(alice.user), "How long does delivery take?")
+    assert sent["support_answer"] == "Standard shipping takes 3 to 5 business days."
+    assert post(alice, bot_room(alice.user), "Where do I put my coupon?")["terminated"] is True
+    assert not semantic.enabled()
     with pytest.raises(embedding.ModelUnavailable, match=r"vocab\.txt"):
         embedding.encoder()
-    assert not semantic.enabled()
+    assert not KnowledgeEntry.objects.filter(embedding__isnull=False).exists()
 
 
 def test_the_bot_answers_a_question_that_shares_no_word_with_the_entry(alice, shop, settings):
