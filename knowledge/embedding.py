@@ -187,9 +187,9 @@ def _load_safetensors(path: Path) -> dict:
 
 
 def _layer_norm(x, weight, bias):
-    mean = x.mean(-1, keepdims=True)
-    variance = ((x - mean) ** 2).mean(-1, keepdims=True)
-    return (x - mean) / np.sqrt(variance + LAYER_NORM_EPS) * weight + bias
+    centered = x - x.mean(-1, keepdims=True)
+    variance = np.einsum("...i,...i->...", centered, centered)[..., None] / x.shape[-1]
+    return centered * (1 / np.sqrt(variance + LAYER_NORM_EPS)) * weight + bias
 
 
 def _erf(x):
