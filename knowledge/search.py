@@ -153,6 +153,9 @@ def knowledge_rank(
             vectors = semantic.matrices.get(account_id)
             if vectors is None:
                 return []  # no entries
+            # The database's work first: after the encoder, BLAS's threads keep spinning on
+            # the cores a moment, which slowed PostgreSQL's answer (measured, docs/bot.md).
+            lexical = _lexical_matches(account_id, text, context)
             # A short follow-up means what it says in the light of what was asked before.
             short = context and len(words(text)) <= SHORT_TEXT_WORDS
             query = semantic.encode(f"{context} {text}" if short else text)
@@ -160,7 +163,6 @@ def knowledge_rank(
             pass  # logged once by the loader
         else:
             ids, matrix, entries = vectors
-            lexical = _lexical_matches(account_id, text, context)
             return _with_similarities(ids, matrix @ query, entries, lexical, limit)
     return knowledge_search(account_id=account_id, text=text, context=context, limit=limit)
 
