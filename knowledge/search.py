@@ -153,8 +153,9 @@ def knowledge_rank(
             vectors = semantic.matrices.get(account_id)
             if vectors is None:
                 return []  # no entries
-            # The database's work first: after the encoder, BLAS's threads keep spinning on
-            # the cores a moment, which slowed PostgreSQL's answer (measured, docs/bot.md).
+            # The database's work first: after the encoder (BLAS's threads spin on the cores
+            # a moment, we think) PostgreSQL answered slower: p95 15-17 against 14-14.5 ms,
+            # docs/bot.md.
             lexical = _lexical_matches(account_id, text, context)
             # A short follow-up means what it says in the light of what was asked before.
             short = context and len(words(text)) <= SHORT_TEXT_WORDS
