@@ -310,6 +310,7 @@ def endpoints(data):
         ("leads dates", f"/api/v1/leads/?start_date={start}&end_date={end}", "GET", "", True),
         ("POST message", "/api/v1/messages/", "POST", post, True),
         (f"messages + {100 // WRITE_EVERY}% POST", "/api/v1/messages/?limit=20", MIXED, post, True),
+        (f"rooms + {100 // WRITE_EVERY}% POST", "/api/v1/rooms/?limit=20", MIXED, post, True),
         (
             f"offset {data['depth']}",
             f"/api/v1/messages/?limit=20&offset={data['depth']}",
