@@ -11,7 +11,8 @@ model, so a changed package cannot change the bot.
 What runs here is what sentence-transformers runs for this model: BERT's uncased WordPiece
 tokenizer, the encoder, the mean of the token vectors, L2 normalisation (checked against the
 similarities sentence-transformers' documentation prints for the model, tests/test_embedding.py).
-The weights are memory-mapped, so the worker processes of one host share one copy.
+The word table (47 MB) is memory-mapped, so the processes of one host share it; each process
+that encodes keeps the dense layers' weights transposed (42 MB), which BLAS multiplies faster.
 """
 
 import hashlib
@@ -26,7 +27,7 @@ from pathlib import Path
 
 try:
     import numpy as np
-except ImportError:  # numpy comes with the `semantic` extra; without it, lexical search only
+except ImportError:  # a dependency of the project; without it, full-text search alone
     np = None
 
 from django.conf import settings

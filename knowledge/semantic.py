@@ -6,7 +6,8 @@ so a vector is remade whenever the text has changed, whoever changed it (the API
 import, a bulk load): the vectors are checked and the missing or stale ones made when the
 account's entries have changed since this process last looked (their number, newest id or latest
 `updated_at`), then kept in memory as one matrix per account. Imports make their entries' vectors
-ahead (`entries_embed`), so a visitor never waits for a whole knowledge base to be encoded.
+ahead (`entries_embed`), so no visitor waits for an imported knowledge base to be encoded (rows
+bulk-loaded around the services are encoded at the next visitor message).
 """
 
 import hashlib
