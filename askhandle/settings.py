@@ -263,6 +263,9 @@ API_MAX_PAGE_SIZE = 1000
 # List pages answered again from memory while the account's data is unchanged (per worker
 # process, in bytes; 0 turns it off). askhandle/api/page_cache.py, docs/performance.md.
 API_PAGE_CACHE_BYTES = env_int("API_PAGE_CACHE_BYTES", 32 * 1024 * 1024)
+# Each room's rendered messages, kept while they have not changed, for the rooms list (per
+# worker process, in bytes; 0 turns it off). messaging/room_messages.py.
+API_ROOM_MESSAGES_CACHE_BYTES = env_int("API_ROOM_MESSAGES_CACHE_BYTES", 32 * 1024 * 1024)
 # How long a create's answer is replayed for a retry with the same Idempotency-Key.
 IDEMPOTENCY_KEY_TTL_SECONDS = env_int("IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 60 * 60)
 # An API key's last-used time is written at most this often, so reads stay reads.

@@ -57,3 +57,19 @@ MESSAGE_COUNTS = CountedTable(
     time_column="sent_at",
     scope_columns=("room_id",),
 )
+
+
+class RoomMessagesVersion(models.Model):
+    """A random token per room that database triggers replace whenever one of the room's messages
+    is inserted, updated or deleted (messaging/room_messages.py): the rooms list keeps each
+    room's rendered messages under it. A room without a row (loaded with triggers off, before
+    `rebuild_counts`) has its messages rendered every time."""
+
+    room_id = models.BigIntegerField(primary_key=True)
+    token = models.BigIntegerField()
+
+    class Meta:
+        verbose_name = "room messages version"
+
+    def __str__(self):
+        return f"room {self.room_id}: {self.token}"

@@ -6,7 +6,7 @@ from askhandle.api.constants import LABEL_PATH_REGEX
 from askhandle.api.page_cache import CachedListMixin
 from idempotency.decorators import IdempotentCreateMixin
 from messaging.models import Message
-from messaging.serializers import messages_by_room
+from messaging.room_messages import rendered_messages, with_messages_tokens
 
 from .filters import RoomFilter
 from .models import Room
@@ -36,15 +36,16 @@ class RoomViewSet(CachedListMixin, IdempotentCreateMixin, viewsets.ModelViewSet)
     def get_queryset(self):
         rooms = Room.objects.filter(account=self.request.user).order_by("-created_at", "-id")
         if self.action == "list":
-            return rooms  # the page's messages: paginate_queryset
+            return with_messages_tokens(rooms)  # the page's messages: paginate_queryset
         messages = Message.objects.order_by("sent_at", "id")
         return rooms.prefetch_related(Prefetch("messages", queryset=messages))
 
     def paginate_queryset(self, queryset):
-        # A page of rooms can carry thousands of messages: fetched in one query and rendered
-        # from rows, without a model instance each (what prefetch_related would build).
+        # A page of rooms can carry thousands of messages: each room's are rendered once per
+        # change of them and kept; the others are fetched in one query and rendered from rows,
+        # without a model instance each (what prefetch_related would build).
         page = super().paginate_queryset(queryset)
-        rendered = messages_by_room(page)
+        rendered = rendered_messages(page)
         for room in page:
             room.rendered_messages = rendered[room.pk]
         return page

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from accounts.services import account_create, api_key_issue
 from askhandle.api import page_cache
+from messaging import room_messages
 
 
 @dataclass
@@ -31,10 +32,12 @@ def _fresh_cache(db):
     # none. The same for cached list pages.
     cache.clear()
     page_cache.pages.clear()
+    room_messages.fragments.clear()
     _data_versions_at_each_write()
     yield
     cache.clear()
     page_cache.pages.clear()
+    room_messages.fragments.clear()
 
 
 def _data_versions_at_each_write():
@@ -43,8 +46,11 @@ def _data_versions_at_each_write():
     request sees them)."""
     if connection.vendor == "postgresql" and connection.in_atomic_block:
         with connection.cursor() as cursor:
+            names = [page_cache.TRIGGER, room_messages.TRIGGER]
             cursor.execute(
-                f"SET CONSTRAINTS {page_cache.TRIGGER}, {page_cache.TRIGGER}_update IMMEDIATE"
+                "SET CONSTRAINTS "
+                + ", ".join(f"{name}, {name}_update" for name in names)
+                + " IMMEDIATE"
             )
 
 

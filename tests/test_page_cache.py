@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from accounts.models import DataVersion
 from askhandle.api import page_cache
 from leads.models import Lead
+from messaging import room_messages
 from messaging.models import Message
 from messaging.services import message_create
 from rooms.models import Room
@@ -37,6 +38,7 @@ def uncached(monkeypatch):
     def render(client, url, **extra):
         with monkeypatch.context() as patch:
             patch.setattr(page_cache.pages, "max_bytes", 0)
+            patch.setattr(room_messages.fragments, "max_bytes", 0)
             return client.get(url, **extra)
 
     return render

@@ -39,7 +39,7 @@ VERSION_TABLE = "accounts_dataversion"
 VERSIONED_TABLES = ("messaging_message", "rooms_room", "leads_lead")
 TRIGGER = "accounts_data_version"
 
-_TOKEN = {
+RANDOM_TOKEN = {
     # 53 random bits (a double's precision) on PostgreSQL, 64 on SQLite.
     "postgresql": "(random() * 9007199254740991)::bigint",
     "sqlite": "random()",
@@ -49,7 +49,7 @@ _TOKEN = {
 def _bump(vendor: str, row: str) -> str:
     return (
         f"INSERT INTO {VERSION_TABLE} (account_id, token) VALUES ({row}.account_id, "
-        f"{_TOKEN[vendor]}) ON CONFLICT (account_id) DO UPDATE SET token = excluded.token;"
+        f"{RANDOM_TOKEN[vendor]}) ON CONFLICT (account_id) DO UPDATE SET token = excluded.token;"
     )
 
 
@@ -106,7 +106,7 @@ def renew_all_sql(vendor: str) -> list[str]:
         f"DELETE FROM {VERSION_TABLE};",
         *(
             f"INSERT INTO {VERSION_TABLE} (account_id, token) SELECT DISTINCT account_id, "
-            f"{_TOKEN[vendor]} FROM {table} WHERE true ON CONFLICT (account_id) DO NOTHING;"
+            f"{RANDOM_TOKEN[vendor]} FROM {table} WHERE true ON CONFLICT (account_id) DO NOTHING;"
             for table in VERSIONED_TABLES
         ),
     ]

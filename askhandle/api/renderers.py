@@ -4,7 +4,32 @@ from rest_framework.utils import encoders
 
 # orjson defers to DRF's encoder for these, so that they render exactly as before.
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-_default = encoders.JSONEncoder().default
+_drf_default = encoders.JSONEncoder().default
+
+
+class RenderedJSON:
+    """A value already rendered by JSONRenderer (its bytes), placed as is inside a larger answer:
+    the rooms list keeps each room's rendered messages apart (messaging/room_messages.py), so
+    a page is assembled without rendering the unchanged rooms again."""
+
+    __slots__ = ("content",)
+
+    def __init__(self, content: bytes):
+        self.content = content
+
+
+def _default(value):
+    if isinstance(value, RenderedJSON):
+        return orjson.Fragment(value.content)
+    return _drf_default(value)
+
+
+class _Encoder(encoders.JSONEncoder):
+    # DRF's path (indented answers, what orjson refuses) reads rendered parts back.
+    def default(self, obj):
+        if isinstance(obj, RenderedJSON):
+            return orjson.loads(obj.content)
+        return super().default(obj)
 
 
 class JSONRenderer(renderers.JSONRenderer):
@@ -14,6 +39,8 @@ class JSONRenderer(renderers.JSONRenderer):
     Anything orjson refuses (a lone surrogate, non-string keys) and `; indent=` requests go to
     DRF's renderer, so answers stay what they were.
     """
+
+    encoder_class = _Encoder
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
         if data is None:

@@ -1,0 +1,247 @@
+"""The rooms list keeps each room's rendered messages (messaging/room_messages.py): a page built
+again after a write renders only the rooms whose messages changed, and is never stale."""
+
+import threading
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, transaction
+
+from askhandle.api import page_cache
+from messaging import room_messages
+from messaging.models import Message, RoomMessagesVersion
+from messaging.services import message_create
+from rooms.models import Room
+
+from .factories import MessageFactory, RoomFactory
+from .test_page_cache import WRITES, populate
+
+ROOMS = "/api/v1/rooms/"
+
+
+@pytest.fixture(autouse=True)
+def _no_rate_limits(no_rate_limits):
+    pass
+
+
+@pytest.fixture
+def no_page_cache(monkeypatch):
+    """Every request builds its page (the account's data version changes at every write
+    anyway); only the rooms' rendered messages are kept."""
+    monkeypatch.setattr(page_cache.pages, "max_bytes", 0)
+
+
+@pytest.fixture
+def rendered_rooms(monkeypatch):
+    """The ids of the rooms whose messages each page rendered from the database."""
+    calls = []
+    real = room_messages.messages_by_room
+
+    def spy(rooms):
+        calls.append(sorted(room.pk for room in rooms))
+        return real(rooms)
+
+    monkeypatch.setattr(room_messages, "messages_by_room", spy)
+    return calls
+
+
+def from_the_database(client, url, monkeypatch, **extra):
+    with monkeypatch.context() as patch:
+        patch.setattr(page_cache.pages, "max_bytes", 0)
+        patch.setattr(room_messages.fragments, "max_bytes", 0)
+        return client.get(url, **extra)
+
+
+def version(room):
+    return RoomMessagesVersion.objects.filter(room_id=room.pk).values_list("token", flat=True)[0]
+
+
+def test_a_page_renders_only_the_rooms_whose_messages_changed(
+    alice, no_page_cache, rendered_rooms, django_assert_num_queries, monkeypatch
+):
+    rooms = [populate(alice.user) for _ in range(3)]
+    first = alice.client.get(ROOMS)
+    assert rendered_rooms == [sorted(room.pk for room in rooms)]
+
+    with django_assert_num_queries(3):  # key, count, rooms (with their tokens): no messages
+        again = alice.client.get(ROOMS)
+    assert again.content == first.content
+    assert rendered_rooms[1:] == []
+
+    message_create(account=alice.user, room=rooms[1], body="new")
+    with django_assert_num_queries(4):  # ... and the messages of the one room that changed
+        after = alice.client.get(ROOMS)
+    assert rendered_rooms[1:] == [[rooms[1].pk]]
+    assert after.content == from_the_database(alice.client, ROOMS, monkeypatch).content
+    assert after.json()["results"][1]["messages"][-1]["body"] == "new"
+
+
+def move_a_message(alice, room):
+    other = RoomFactory(account=alice.user)
+    Message.objects.filter(pk=room.messages.first().pk).update(room=other)
+
+
+def delete_a_message_by_raw_sql(alice, room):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM messaging_message WHERE id = %s", [room.messages.order_by("id")[0].pk]
+        )
+
+
+ROOM_WRITES = [*WRITES, move_a_message, delete_a_message_by_raw_sql]
+
+
+@pytest.mark.parametrize("write", ROOM_WRITES, ids=[write.__name__ for write in ROOM_WRITES])
+def test_every_write_shows_in_a_page_built_from_kept_messages(
+    write, alice, no_page_cache, monkeypatch
+):
+    room = populate(alice.user)
+    populate(alice.user)
+    alice.client.get(ROOMS)
+    assert len(room_messages.fragments) == 2
+
+    write(alice, room)
+
+    expected = from_the_database(alice.client, ROOMS, monkeypatch).json()
+    assert alice.client.get(ROOMS).json() == expected
+
+
+def test_the_triggers_keep_one_version_per_room(alice, bob):
+    room = RoomFactory(account=alice.user)
+    other = RoomFactory(account=bob.user)
+    assert RoomMessagesVersion.objects.filter(room_id=room.pk).exists()
+    before = {r.pk: version(r) for r in (room, other)}
+
+    MessageFactory(account=alice.user, room=room)
+    assert version(room) != before[room.pk]
+    assert version(other) == before[other.pk]  # another room's write keeps it
+
+    changed = version(room)
+    Message.objects.filter(room=room).update(body=Message.objects.get(room=room).body)
+    if connection.vendor == "postgresql":
+        assert version(room) == changed  # an update that changes nothing keeps it
+    changed = version(room)  # (SQLite's triggers replace it all the same)
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        MessageFactory(account=alice.user, room=room)
+        raise RuntimeError
+    assert version(room) == changed  # a rolled back write keeps it
+
+    room_id = room.pk
+    assert alice.client.delete(f"/api/v1/rooms/{room.label}/").status_code == 204
+    assert not RoomMessagesVersion.objects.filter(room_id=room_id).exists()
+
+
+def test_a_room_without_a_version_is_rendered_every_time_until_rebuild_counts(
+    alice, no_page_cache, rendered_rooms, monkeypatch
+):
+    room = populate(alice.user)
+    RoomMessagesVersion.objects.all().delete()  # as after a load with triggers off
+
+    for _ in range(2):
+        assert alice.client.get(ROOMS).status_code == 200
+    assert rendered_rooms == [[room.pk], [room.pk]]
+    assert len(room_messages.fragments) == 0
+
+    call_command("rebuild_counts", stdout=None)
+    assert RoomMessagesVersion.objects.filter(room_id=room.pk).exists()
+    for _ in range(2):
+        page = alice.client.get(ROOMS)
+    assert rendered_rooms == [[room.pk], [room.pk], [room.pk]]
+    assert page.json() == from_the_database(alice.client, ROOMS, monkeypatch).json()
+
+
+def test_off_when_its_budget_is_zero(alice, no_page_cache, rendered_rooms, monkeypatch):
+    populate(alice.user)
+    monkeypatch.setattr(room_messages.fragments, "max_bytes", 0)
+    alice.client.get(ROOMS)
+    alice.client.get(ROOMS)
+    assert len(rendered_rooms) == 2 and len(room_messages.fragments) == 0
+
+
+def test_indented_pages_read_the_kept_messages_back(alice, no_page_cache, monkeypatch):
+    populate(alice.user)
+    alice.client.get(ROOMS)
+    indent = {"HTTP_ACCEPT": "application/json; indent=2"}
+
+    page = alice.client.get(ROOMS, **indent)
+
+    assert page.content == from_the_database(alice.client, ROOMS, monkeypatch, **indent).content
+    assert b'\n  "count": 1' in page.content
+
+
+postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="commit-time triggers and parallel writers"
+)
+
+
+@postgresql
+@pytest.mark.django_db(transaction=True)
+def test_the_version_changes_when_the_write_commits(make_account):
+    alice = make_account("alice")
+    room = populate(alice.user)
+    before = version(room)
+    seen_inside = []
+
+    def read_elsewhere():
+        try:
+            seen_inside.append(version(room))
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        message_create(account=alice.user, room=room, body="pending")
+        reader = threading.Thread(target=read_elsewhere)
+        reader.start()
+        reader.join()
+
+    assert seen_inside == [before]
+    assert version(room) != before
+
+
+@postgresql
+@pytest.mark.django_db(transaction=True)
+def test_rooms_pages_stay_fresh_under_concurrent_writes(make_account, no_page_cache, monkeypatch):
+    alice = make_account("alice")
+    rooms = [populate(alice.user) for _ in range(4)]
+    stop = threading.Event()
+    errors = []
+
+    def writer(index):
+        try:
+            for i in range(15):
+                room = rooms[(index + i) % 4]
+                message_create(account=alice.user, room=room, body=f"{index}-{i}")
+                if i % 4 == 0:
+                    Message.objects.filter(room=room).update(support_answer=f"a{i}")
+                if i % 7 == 0:
+                    Room.objects.filter(pk=room.pk).update(name=f"n{i}")
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def reader():
+        try:
+            while not stop.is_set():
+                assert alice.client.get(ROOMS).status_code == 200
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    writers = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
+    for thread in threads + writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    stop.set()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert len(room_messages.fragments) > 0
+    kept = alice.client.get(ROOMS).json()
+    assert kept == from_the_database(alice.client, ROOMS, monkeypatch).json()
+    assert sum(len(room["messages"]) for room in kept["results"]) == Message.objects.count()
