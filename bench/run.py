@@ -520,6 +520,18 @@ def machine():
     )
 
 
+def create_database(dsn):
+    """The benchmark's database, made on first use (from the server's `postgres` database)."""
+    from psycopg import conninfo, sql
+
+    params = conninfo.conninfo_to_dict(dsn)
+    name = params.get("dbname")
+    with psycopg.connect(conninfo.make_conninfo(dsn, dbname="postgres"), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            print(f"Created database {name}.")
+
+
 def setup_django():
     """Django for the seed's helpers (the cursor encoding); returns the database URL."""
     dsn = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
@@ -564,6 +576,7 @@ def main():
     if args.threads > 1:
         gunicorn_args += ["--worker-class", "gthread", "--threads", str(args.threads)]
     started = dt.datetime.now(dt.UTC)
+    create_database(dsn)
     manage("migrate", "--noinput", dsn=dsn)
     rows = []
     for scale in [int(s) for s in args.scales.split(",")]:

@@ -74,5 +74,9 @@ def test_rendered_parts_are_spliced_in_as_they_are():
     plain = {"results": [{"label": "a", "messages": messages}]}
 
     assert JSONRenderer().render(payload) == DRFJSONRenderer().render(plain)
+    # A line separator around the parts is escaped too.
+    payload["results"][0]["name"] = plain["results"][0]["name"] = "a\u2029b"
+    assert JSONRenderer().render(payload) == DRFJSONRenderer().render(plain)
+    assert b"\\u2029b" in JSONRenderer().render(payload)
     indent = "application/json; indent=2"
     assert JSONRenderer().render(payload, indent) == DRFJSONRenderer().render(plain, indent)

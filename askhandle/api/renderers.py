@@ -5,6 +5,8 @@ from rest_framework.utils import encoders
 # orjson defers to DRF's encoder for these, so that they render exactly as before.
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 _drf_default = encoders.JSONEncoder().default
+# JSON allows them raw, JavaScript source did not: DRF escapes them.
+_LS, _PS = "\u2028".encode(), "\u2029".encode()
 
 
 class RenderedJSON:
@@ -16,12 +18,6 @@ class RenderedJSON:
 
     def __init__(self, content: bytes):
         self.content = content
-
-
-def _default(value):
-    if isinstance(value, RenderedJSON):
-        return orjson.Fragment(value.content)
-    return _drf_default(value)
 
 
 class _Encoder(encoders.JSONEncoder):
@@ -47,11 +43,32 @@ class JSONRenderer(renderers.JSONRenderer):
             return b""
         if self.get_indent(accepted_media_type, renderer_context or {}) is None:
             try:
-                rendered = orjson.dumps(data, default=_default, option=_OPTIONS)
+                return _render(data)
             except (orjson.JSONEncodeError, TypeError, ValueError):
                 pass
-            else:
-                return rendered.replace(b"\xe2\x80\xa8", b"\\u2028").replace(
-                    b"\xe2\x80\xa9", b"\\u2029"
-                )
         return super().render(data, accepted_media_type, renderer_context)
+
+
+def _render(data) -> bytes:
+    parts = []
+
+    def default(value):
+        if isinstance(value, RenderedJSON):
+            parts.append(value)
+            return orjson.Fragment(value.content)
+        return _drf_default(value)
+
+    rendered = orjson.dumps(data, default=default, option=_OPTIONS)
+    # Rendered parts are escaped already and can be most of the bytes (a rooms page at a million
+    # messages: 6.9 MB, 11 ms to scan twice): with parts, look at what is around them only.
+    if parts and not _has_line_separators(orjson.dumps(data, default=_as_null, option=_OPTIONS)):
+        return rendered
+    return rendered.replace(_LS, b"\\u2028").replace(_PS, b"\\u2029")
+
+
+def _has_line_separators(rendered: bytes) -> bool:
+    return _LS in rendered or _PS in rendered
+
+
+def _as_null(value):
+    return None if isinstance(value, RenderedJSON) else _drf_default(value)
