@@ -35,8 +35,8 @@ class RoomViewSet(CachedListMixin, IdempotentCreateMixin, viewsets.ModelViewSet)
 
     def get_queryset(self):
         rooms = Room.objects.filter(account=self.request.user).order_by("-created_at", "-id")
-        if self.action == "list":
-            return with_messages_tokens(rooms)  # the page's messages: paginate_queryset
+        if self.action in ("list", "retrieve"):
+            return with_messages_tokens(rooms)  # their messages: paginate_queryset, get_object
         messages = Message.objects.order_by("sent_at", "id")
         return rooms.prefetch_related(Prefetch("messages", queryset=messages))
 
@@ -49,6 +49,12 @@ class RoomViewSet(CachedListMixin, IdempotentCreateMixin, viewsets.ModelViewSet)
         for room in page:
             room.rendered_messages = rendered[room.pk]
         return page
+
+    def get_object(self):
+        room = super().get_object()
+        if self.action == "retrieve":
+            room.rendered_messages = rendered_messages([room])[room.pk]
+        return room
 
     def perform_create(self, serializer):
         serializer.instance = room_create(account=self.request.user, **serializer.validated_data)

@@ -76,6 +76,19 @@ def test_a_page_renders_only_the_rooms_whose_messages_changed(
     assert after.json()["results"][1]["messages"][-1]["body"] == "new"
 
 
+def test_one_room_reads_its_kept_messages_too(alice, django_assert_num_queries, monkeypatch):
+    room = populate(alice.user)
+    url = f"{ROOMS}{room.label}/"
+    first = alice.client.get(url)
+
+    with django_assert_num_queries(2):  # key, the room with its token: no messages
+        again = alice.client.get(url)
+    assert (
+        again.content == first.content == from_the_database(alice.client, url, monkeypatch).content
+    )
+    assert len(again.json()["messages"]) == 3
+
+
 def move_a_message(alice, room):
     other = RoomFactory(account=alice.user)
     Message.objects.filter(pk=room.messages.first().pk).update(room=other)
@@ -102,8 +115,11 @@ def test_every_write_shows_in_a_page_built_from_kept_messages(
 
     write(alice, room)
 
-    expected = from_the_database(alice.client, ROOMS, monkeypatch).json()
-    assert alice.client.get(ROOMS).json() == expected
+    labels = Room.objects.filter(account=alice.user).values_list("label", flat=True)
+    for url in [ROOMS, *(f"{ROOMS}{label}/" for label in labels)]:
+        expected = from_the_database(alice.client, url, monkeypatch)
+        kept = alice.client.get(url)
+        assert (kept.status_code, kept.json()) == (expected.status_code, expected.json()), url
 
 
 def test_the_triggers_keep_one_version_per_room(alice, bob):
