@@ -24,9 +24,13 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/perfbench"
 
 
+HEADERS = {}  # e.g. HTTP_ACCEPT_ENCODING (--accept-encoding)
+
+
 def environ(path, key, body=b""):
     path_info, _, query = path.partition("?")
     extra = {"CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body))} if body else {}
+    extra.update(HEADERS)
     return {
         **extra,
         "REQUEST_METHOD": "POST" if body else "GET",
@@ -73,7 +77,10 @@ def main():
     parser.add_argument(
         "--post", action="store_true", help="POST a message (to the busy account's oldest room)"
     )
+    parser.add_argument("--accept-encoding", default="", help='e.g. "gzip", on every request')
     args = parser.parse_args()
+    if args.accept_encoding:
+        HEADERS["HTTP_ACCEPT_ENCODING"] = args.accept_encoding
 
     dsn = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
     sys.path[:0] = [str(ROOT), str(ROOT / "bench")]

@@ -9,6 +9,8 @@ triggers replace when one of its messages is inserted, updated or deleted, by an
 same transaction; and `rendered_messages` keeps a room's rendered messages under (room, token,
 label) in a process-local LRU, so a page built after a write renders and queries only the rooms
 whose messages changed, and splices the others' bytes in (askhandle.api.renderers.RenderedJSON).
+For gzip clients each kept part also keeps its compressed form once asked for, and the answer is
+joined from those (askhandle.api.compression.stitched_gzip).
 
 Why it stays exact (as for the pages):
 - The tokens are read by the page query itself and the messages after it, so what is stored
@@ -21,9 +23,12 @@ Why it stays exact (as for the pages):
   off have none until `manage.py rebuild_counts` (renew_all_sql), and are rendered every time.
 """
 
+from functools import partial
+
 from django.conf import settings
 from django.db.models import OuterRef, Subquery
 
+from askhandle.api.compression import deflate_piece
 from askhandle.api.page_cache import RANDOM_TOKEN, PageCache
 from askhandle.api.renderers import JSONRenderer, RenderedJSON
 
@@ -139,16 +144,28 @@ def rendered_messages(rooms) -> dict[int, RenderedJSON]:
         if page is None:
             missing.append(room)
         else:
-            found[room.pk] = RenderedJSON(page.content)
+            found[room.pk] = _part(key, page.content)
     if missing:
         rendered = messages_by_room(missing)
         for room in missing:
             content = _renderer.render(rendered[room.pk])
-            found[room.pk] = RenderedJSON(content)
-            key = _key(room)
-            if caching and key is not None:
+            key = _key(room) if caching else None
+            if key is not None:
                 fragments.put(key, content, "application/json")
+            found[room.pk] = _part(key, content)
     return found
+
+
+def _part(key, content: bytes) -> RenderedJSON:
+    return RenderedJSON(content, None if key is None else partial(_deflated, key, content))
+
+
+def _deflated(key, content: bytes) -> bytes:
+    """The part compressed for a gzip answer, kept beside it while it is kept."""
+    page = fragments.get(key)
+    if page is None or page.content is not content:
+        return deflate_piece(content)
+    return fragments.gzipped(key, page, compress=deflate_piece)
 
 
 def _key(room):

@@ -1,11 +1,14 @@
 """Gzip for the API answers that ask for it; a cached page is compressed once (compression.py)."""
 
 import gzip
+import zlib
 
 import pytest
 
 from askhandle.api import page_cache
-from askhandle.api.compression import MIN_LENGTH
+from askhandle.api.compression import MIN_LENGTH, deflate_piece, stitched_gzip
+from askhandle.api.renderers import RenderedJSON
+from messaging import room_messages
 
 from .factories import LeadFactory, MessageFactory, RoomFactory
 from .test_page_cache import LISTS
@@ -147,3 +150,51 @@ def test_the_cache_counts_the_compressed_form_in_its_bytes():
     assert cache.gzipped(key, cache.get(key)) is compressed  # kept, not made again
     cache.put(("V", 1, "t2", "json", "u"), b"x" * 10, "application/json")  # a new token
     assert cache.size == sum(entry.size for entry in cache._entries.values())
+
+
+def test_stitched_pieces_are_one_gzip_member_of_their_content():
+    content = b'[{"body":"' + b"kept " * 500 + b'"}]'
+    part = RenderedJSON(content, lambda: deflate_piece(content))
+    bare = RenderedJSON(b"[]")  # no deflate of its own: compressed on the spot
+    pieces = [b'{"results":[{"messages":', part, b'},{"messages":', bare, b"}]}"]
+    plain = b"".join(p if isinstance(p, bytes) else p.content for p in pieces)
+
+    stitched = stitched_gzip(pieces)
+
+    assert gzip.decompress(stitched) == plain
+    one_member = zlib.decompressobj(wbits=31)  # what a client that reads one member gets
+    assert one_member.decompress(stitched) == plain
+    assert one_member.eof and one_member.unused_data == b""
+    assert stitched[3] & 0x08  # a (random) file name in the header, as GZipMiddleware writes
+    assert len(stitched) < len(plain) / 5
+
+
+@pytest.fixture
+def deflated_parts(monkeypatch):
+    """The room messages (parts) compressed from now on."""
+    calls = []
+    real = room_messages.deflate_piece
+    monkeypatch.setattr(room_messages, "deflate_piece", lambda b: calls.append(b) or real(b))
+    return calls
+
+
+@pytest.mark.parametrize("page_cache_on", [True, False])
+def test_a_rooms_page_built_after_a_write_compresses_only_the_room_that_changed(
+    page_cache_on, alice, room, deflated_parts, monkeypatch
+):
+    if not page_cache_on:
+        monkeypatch.setattr(page_cache.pages, "max_bytes", 0)  # the middleware's path
+    other = RoomFactory(account=alice.user)
+    MessageFactory.create_batch(5, account=alice.user, room=other, body="Another " * 30)
+    first = alice.client.get("/api/v1/rooms/", **GZIP)
+    assert_gzipped_equal(first, alice.client.get("/api/v1/rooms/"))
+    assert len(deflated_parts) == 2
+    assert alice.client.get("/api/v1/rooms/", **GZIP).content  # kept: nothing compressed again
+    assert len(deflated_parts) == 2
+
+    MessageFactory(account=alice.user, room=other, body="new")
+    after = alice.client.get("/api/v1/rooms/", **GZIP)
+
+    assert_gzipped_equal(after, alice.client.get("/api/v1/rooms/"))
+    assert len(deflated_parts) == 3 and b'"new"' in deflated_parts[-1]
+    assert b'"body":"new"' in gzip.decompress(after.content)

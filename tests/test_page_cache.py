@@ -1,7 +1,5 @@
 """List pages answered from askhandle.api.page_cache: never stale, never another account's."""
 
-import threading
-
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
@@ -14,6 +12,7 @@ from messaging.models import Message
 from messaging.services import message_create
 from rooms.models import Room
 
+from .concurrency import in_another_connection, writes_under_reads
 from .factories import LeadFactory, MessageFactory, RoomFactory
 
 LISTS = [
@@ -270,23 +269,13 @@ def test_the_token_changes_when_the_write_commits(make_account):
     alice = make_account("alice")
     room = populate(alice.user)
     before = token(alice.user)
-    seen_inside = []
 
     with transaction.atomic():
         message_create(account=alice.user, room=room, body="pending")
-        reader = threading.Thread(target=lambda: seen_inside.append(token_elsewhere(alice.user)))
-        reader.start()
-        reader.join()
+        # Another connection: unchanged until the commit.
+        assert in_another_connection(lambda: token(alice.user)) == before
 
-    assert seen_inside == [before]  # another connection: unchanged until the commit
     assert token(alice.user) != before
-
-
-def token_elsewhere(user):
-    try:
-        return token(user)
-    finally:
-        connection.close()
 
 
 @postgresql
@@ -296,41 +285,18 @@ def test_pages_stay_fresh_under_concurrent_writes_and_reads(make_account, uncach
     cached page equals the database's."""
     alice = make_account("alice")
     rooms = [populate(alice.user) for _ in range(3)]
-    stop = threading.Event()
-    errors = []
 
-    def writer(index):
-        try:
-            for i in range(20):
-                message_create(account=alice.user, room=rooms[(index + i) % 3], body=f"{i}")
-                if i % 5 == 0:
-                    Message.objects.filter(room=rooms[i % 3]).update(support_answer=f"a{i}")
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
+    def write(index):
+        for i in range(20):
+            message_create(account=alice.user, room=rooms[(index + i) % 3], body=f"{i}")
+            if i % 5 == 0:
+                Message.objects.filter(room=rooms[i % 3]).update(support_answer=f"a{i}")
 
-    def reader():
-        try:
-            while not stop.is_set():
-                for url in LISTS:
-                    assert alice.client.get(url).status_code == 200
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
+    def read():
+        for url in LISTS:
+            assert alice.client.get(url).status_code == 200
 
-    readers = [threading.Thread(target=reader) for _ in range(3)]
-    writers = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
-    for thread in readers + writers:
-        thread.start()
-    for thread in writers:
-        thread.join()
-    stop.set()
-    for thread in readers:
-        thread.join()
-
-    assert errors == []
+    assert writes_under_reads(write, read) == []
     assert len(page_cache.pages) > 0
     assert_lists_fresh(alice.client, uncached)
     assert alice.client.get("/api/v1/messages/").json()["count"] == Message.objects.count()

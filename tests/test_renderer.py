@@ -80,3 +80,13 @@ def test_rendered_parts_are_spliced_in_as_they_are():
     assert b"\\u2029b" in JSONRenderer().render(payload)
     indent = "application/json; indent=2"
     assert JSONRenderer().render(payload, indent) == DRFJSONRenderer().render(plain, indent)
+
+
+def test_a_part_slot_in_the_data_itself_takes_drfs_path():
+    from askhandle.api import renderers
+
+    messages = [{"body": renderers._SLOT}]
+    payload = {"name": renderers._SLOT, "messages": RenderedJSON(JSONRenderer().render(messages))}
+    plain = {"name": renderers._SLOT, "messages": messages}
+
+    assert JSONRenderer().render(payload) == DRFJSONRenderer().render(plain)

@@ -1,8 +1,6 @@
 """The rooms list keeps each room's rendered messages (messaging/room_messages.py): a page built
 again after a write renders only the rooms whose messages changed, and is never stale."""
 
-import threading
-
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
@@ -13,6 +11,7 @@ from messaging.models import Message, RoomMessagesVersion
 from messaging.services import message_create
 from rooms.models import Room
 
+from .concurrency import in_another_connection, writes_under_reads
 from .factories import MessageFactory, RoomFactory
 from .test_page_cache import WRITES, populate
 
@@ -197,21 +196,11 @@ def test_the_version_changes_when_the_write_commits(make_account):
     alice = make_account("alice")
     room = populate(alice.user)
     before = version(room)
-    seen_inside = []
-
-    def read_elsewhere():
-        try:
-            seen_inside.append(version(room))
-        finally:
-            connection.close()
 
     with transaction.atomic():
         message_create(account=alice.user, room=room, body="pending")
-        reader = threading.Thread(target=read_elsewhere)
-        reader.start()
-        reader.join()
+        assert in_another_connection(lambda: version(room)) == before
 
-    assert seen_inside == [before]
     assert version(room) != before
 
 
@@ -220,43 +209,20 @@ def test_the_version_changes_when_the_write_commits(make_account):
 def test_rooms_pages_stay_fresh_under_concurrent_writes(make_account, no_page_cache, monkeypatch):
     alice = make_account("alice")
     rooms = [populate(alice.user) for _ in range(4)]
-    stop = threading.Event()
-    errors = []
 
-    def writer(index):
-        try:
-            for i in range(15):
-                room = rooms[(index + i) % 4]
-                message_create(account=alice.user, room=room, body=f"{index}-{i}")
-                if i % 4 == 0:
-                    Message.objects.filter(room=room).update(support_answer=f"a{i}")
-                if i % 7 == 0:
-                    Room.objects.filter(pk=room.pk).update(name=f"n{i}")
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
+    def write(index):
+        for i in range(15):
+            room = rooms[(index + i) % 4]
+            message_create(account=alice.user, room=room, body=f"{index}-{i}")
+            if i % 4 == 0:
+                Message.objects.filter(room=room).update(support_answer=f"a{i}")
+            if i % 7 == 0:
+                Room.objects.filter(pk=room.pk).update(name=f"n{i}")
 
-    def reader():
-        try:
-            while not stop.is_set():
-                assert alice.client.get(ROOMS).status_code == 200
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
+    def read():
+        assert alice.client.get(ROOMS).status_code == 200
 
-    threads = [threading.Thread(target=reader) for _ in range(3)]
-    writers = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
-    for thread in threads + writers:
-        thread.start()
-    for thread in writers:
-        thread.join()
-    stop.set()
-    for thread in threads:
-        thread.join()
-
-    assert errors == []
+    assert writes_under_reads(write, read) == []
     assert len(room_messages.fragments) > 0
     kept = alice.client.get(ROOMS).json()
     assert kept == from_the_database(alice.client, ROOMS, monkeypatch).json()

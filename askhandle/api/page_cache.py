@@ -33,7 +33,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from rest_framework.response import Response
 
-from askhandle.api.compression import accepts_gzip, gzip_or_none, set_gzipped
+from askhandle.api.compression import accepts_gzip, gzip_or_none, gzipped_content, set_gzipped
 
 VERSION_TABLE = "accounts_dataversion"
 VERSIONED_TABLES = ("messaging_message", "rooms_room", "leads_lead")
@@ -169,10 +169,12 @@ class PageCache:
             self._bytes += size
             self._evict()
 
-    def gzipped(self, key, page: Page) -> bytes | None:
-        """The page compressed (None where compressing does not pay), made once and kept."""
+    def gzipped(self, key, page: Page, compress=None) -> bytes | None:
+        """The page compressed (None where compressing does not pay), made once and kept;
+        by `compress`, gzip_or_none unless told."""
         if page.gzipped is UNKNOWN:
-            compressed = gzip_or_none(page.content)  # outside the lock: it takes a while
+            compress = compress or gzip_or_none
+            compressed = compress(page.content)  # outside the lock: it takes a while
             with self._lock:
                 if page.gzipped is UNKNOWN:
                     page.gzipped = compressed
@@ -244,7 +246,7 @@ class CachedListMixin:
         key = getattr(response, "page_cache_key", None)
         if key is not None and isinstance(response, Response) and response.status_code == 200:
             response.render()  # what Django would do next; the bytes are what the cache keeps
-            compressed = gzip_or_none(response.content) if accepts_gzip(request) else UNKNOWN
+            compressed = gzipped_content(response) if accepts_gzip(request) else UNKNOWN
             pages.put(key, response.content, response["Content-Type"], compressed)
             if isinstance(compressed, bytes):
                 set_gzipped(response, compressed)
