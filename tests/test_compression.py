@@ -1,12 +1,14 @@
 """Gzip for the API answers that ask for it; a cached page is compressed once (compression.py)."""
 
 import gzip
+import os
 import zlib
+from types import SimpleNamespace
 
 import pytest
 
 from askhandle.api import page_cache
-from askhandle.api.compression import MIN_LENGTH, deflate_piece, stitched_gzip
+from askhandle.api.compression import MIN_LENGTH, deflate_piece, gzipped_content, stitched_gzip
 from askhandle.api.renderers import RenderedJSON
 from messaging import room_messages
 
@@ -198,3 +200,18 @@ def test_a_rooms_page_built_after_a_write_compresses_only_the_room_that_changed(
     assert_gzipped_equal(after, alice.client.get("/api/v1/rooms/"))
     assert len(deflated_parts) == 3 and b'"new"' in deflated_parts[-1]
     assert b'"body":"new"' in gzip.decompress(after.content)
+
+
+def test_parts_that_compression_would_not_shorten_stay_plain():
+    # GZipMiddleware's rule: an answer is sent compressed only when that is shorter.
+    noise = RenderedJSON(os.urandom(300))  # incompressible
+    response = SimpleNamespace(
+        content=b"[" + noise.content + b"]", rendered_pieces=[b"[", noise, b"]"]
+    )
+    assert gzipped_content(response) is None
+
+    text = RenderedJSON(b'"' + b"compressible " * 30 + b'"')
+    response = SimpleNamespace(
+        content=b"[" + text.content + b"]", rendered_pieces=[b"[", text, b"]"]
+    )
+    assert gzip.decompress(gzipped_content(response)) == response.content

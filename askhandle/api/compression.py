@@ -72,7 +72,8 @@ def gzipped_content(response) -> bytes | None:
     pieces = getattr(response, "rendered_pieces", None)
     if pieces is None or len(response.content) < MIN_LENGTH:
         return gzip_or_none(response.content)
-    return stitched_gzip(pieces)
+    compressed = stitched_gzip(pieces)
+    return compressed if len(compressed) < len(response.content) else None
 
 
 def set_gzipped(response, compressed: bytes) -> None:
