@@ -7,9 +7,6 @@ models' own fields, and makes the same two model instances (database converters 
 ORM does). tests/test_auth.py compares it with the ORM queryset for active, revoked,
 deactivated and unknown keys, so the two cannot drift apart. Nothing is cached across requests:
 a revoked key or a deactivated account is refused by the very next request.
-
-The same query reads the account's data version (askhandle.api.page_cache) into
-`api_key.data_version` (None before the account's first write).
 """
 
 import functools
@@ -18,7 +15,7 @@ from django.db import connections, router
 
 from askhandle.api.sql import convert_row, db_converters
 
-from .models import ApiKey, DataVersion, User
+from .models import ApiKey, User
 
 
 @functools.cache
@@ -29,15 +26,12 @@ def _statement(alias: str):
     user_fields = User._meta.concrete_fields
     columns = [f"k.{quote(field.column)}" for field in key_fields]
     columns += [f"u.{quote(field.column)}" for field in user_fields]
-    columns.append(f"v.{quote(DataVersion._meta.get_field('token').column)}")
     # The conditions of ApiKeyQuerySet.active(): not revoked, the account active.
     sql = (
         f"SELECT {', '.join(columns)} "
         f"FROM {quote(ApiKey._meta.db_table)} k "
         f"INNER JOIN {quote(User._meta.db_table)} u "
         f"ON u.{quote(User._meta.pk.column)} = k.{quote(ApiKey._meta.get_field('user').column)} "
-        f"LEFT JOIN {quote(DataVersion._meta.db_table)} v "
-        f"ON v.{quote(DataVersion._meta.pk.column)} = u.{quote(User._meta.pk.column)} "
         f"WHERE k.{quote(ApiKey._meta.get_field('digest').column)} = %s "
         f"AND k.{quote(ApiKey._meta.get_field('revoked_at').column)} IS NULL "
         f"AND u.{quote(User._meta.get_field('is_active').column)} = %s "
@@ -57,10 +51,8 @@ def active_api_key(digest: str) -> ApiKey | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    *row, data_version = row
     row = convert_row(row, converters, connection)
     split = len(key_names)
     api_key = ApiKey.from_db(alias, key_names, row[:split])
     api_key.user = User.from_db(alias, user_names, row[split:])
-    api_key.data_version = data_version
     return api_key

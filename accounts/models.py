@@ -15,22 +15,6 @@ class User(AbstractUser):
         verbose_name_plural = "accounts"
 
 
-class DataVersion(models.Model):
-    """The account's data version: a random token that triggers replace at every change of the
-    rows its lists render (askhandle.api.page_cache). Written by the triggers only."""
-
-    # A plain column, not a foreign key: the triggers may touch it while a cascade deletes
-    # the account, and a stale row of a deleted account is harmless.
-    account_id = models.BigIntegerField(primary_key=True)
-    token = models.BigIntegerField()
-
-    class Meta:
-        verbose_name = "data version"
-
-    def __str__(self):
-        return f"{self.account_id}: {self.token}"
-
-
 def api_key_digest(key: str) -> str:
     """Keys are random 160-bit values, so one unsalted SHA-256 is enough to make the stored
     column useless to someone who reads the database (unlike passwords, no stretching needed)."""

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "askhandle.api.fast_lists",
     "accounts",
     "rooms",
     "messaging",
@@ -236,7 +237,7 @@ REST_FRAMEWORK = {
         "askhandle.api.parsers.FormParser",
         "askhandle.api.parsers.MultiPartParser",
     ],
-    "DEFAULT_FILTER_BACKENDS": ["askhandle.api.filters.FilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "askhandle.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "askhandle.api.schema.ApiAutoSchema",
@@ -261,10 +262,10 @@ CLIENT_ADDRESS_THROTTLE_RATE = os.environ.get("CLIENT_ADDRESS_THROTTLE_RATE", "1
 
 API_MAX_PAGE_SIZE = 1000
 # List pages answered again from memory while the account's data is unchanged (per worker
-# process, in bytes; 0 turns it off). askhandle/api/page_cache.py, docs/performance.md.
+# process, in bytes; 0 turns it off; PostgreSQL only). docs/fast-lists.md.
 API_PAGE_CACHE_BYTES = env_int("API_PAGE_CACHE_BYTES", 32 * 1024 * 1024)
 # Each room's rendered messages, kept while they have not changed, for the rooms list (per
-# worker process, in bytes; 0 turns it off). messaging/room_messages.py.
+# worker process, in bytes; 0 turns it off; PostgreSQL only). docs/fast-lists.md.
 API_ROOM_MESSAGES_CACHE_BYTES = env_int("API_ROOM_MESSAGES_CACHE_BYTES", 32 * 1024 * 1024)
 # How long a create's answer is replayed for a retry with the same Idempotency-Key.
 IDEMPOTENCY_KEY_TTL_SECONDS = env_int("IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 60 * 60)

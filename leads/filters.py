@@ -1,14 +1,13 @@
-from askhandle.api.filters import DateBoundFilter, DayCountedFilterSet
+import django_filters
 
-from .models import Lead, LeadDayCount
+from askhandle.api.filters import DateBoundFilter
+
+from .models import Lead
 
 
-class LeadFilter(DayCountedFilterSet):
+class LeadFilter(django_filters.FilterSet):
     start_date = DateBoundFilter(field_name="created_at", bound="start")
     end_date = DateBoundFilter(field_name="created_at", bound="end")
-
-    day_counts = LeadDayCount
-    date_field = "created_at"
 
     class Meta:
         model = Lead

@@ -4,8 +4,6 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from askhandle.api.counting import CountedTable, DayCount
-
 
 class Lead(models.Model):
     """A visitor's contact details, kept for the account."""
@@ -43,18 +41,3 @@ class Lead(models.Model):
 
     def __str__(self):
         return self.nickname or self.email or self.phone_number or str(self.uuid)
-
-
-class LeadDayCount(DayCount):
-    """Leads per account and UTC day of `created_at`; kept by triggers (askhandle.api.counting)."""
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["account", "scope", "day"], name="lead_day_count_key")
-        ]
-
-
-# What the triggers (installed by this app's migrations) maintain; see rebuild_counts.
-LEAD_COUNTS = CountedTable(
-    table="leads_lead", counts="leads_leaddaycount", time_column="created_at"
-)

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from askhandle.api.serializers import ModelSerializer, datetime_json
+from askhandle.api.serializers import ModelSerializer
 from rooms.serializers import RoomSerializer
 
 from .models import Lead
@@ -20,19 +20,6 @@ class LeadSerializer(ModelSerializer):
             "created_at",
         ]
         read_only_fields = ["uuid", "created_at"]
-
-    def to_representation(self, instance):
-        # Written out, like messaging's message_representation (tests/test_representations.py).
-        return {
-            "uuid": str(instance.uuid),
-            "nickname": instance.nickname,
-            "email": instance.email,
-            "phone_number": instance.phone_number,
-            "device": instance.device,
-            "from_page_title": instance.from_page_title,
-            "referrer": instance.referrer,
-            "created_at": datetime_json(instance.created_at),
-        }
 
 
 class LeadExportSerializer(serializers.Serializer):

@@ -5,8 +5,8 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from askhandle.api import fast_lists
 from askhandle.api.constants import UUID_PATH_REGEX
-from askhandle.api.page_cache import CachedListMixin
 from askhandle.api.schema import ERROR_RESPONSES
 from idempotency.decorators import IdempotentCreateMixin
 from messaging.models import Message
@@ -37,7 +37,7 @@ PURGE_PARAMETER = OpenApiParameter(
         responses={204: None, 400: ERROR_RESPONSES[400]},
     ),
 )
-class LeadViewSet(CachedListMixin, IdempotentCreateMixin, viewsets.ModelViewSet):
+class LeadViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     serializer_class = LeadSerializer
     filterset_class = LeadFilter
     lookup_field = "uuid"
@@ -45,6 +45,11 @@ class LeadViewSet(CachedListMixin, IdempotentCreateMixin, viewsets.ModelViewSet)
 
     def get_queryset(self):
         return Lead.objects.filter(account=self.request.user).order_by("-created_at", "-id")
+
+    def list(self, request, *args, **kwargs):
+        # From the list fast path where it applies (docs/fast-lists.md), else DRF's own path.
+        response = fast_lists.page(self, self.get_queryset())
+        return response if response is not None else super().list(request, *args, **kwargs)
 
     def perform_create(self, serializer):
         serializer.instance = lead_create(account=self.request.user, **serializer.validated_data)

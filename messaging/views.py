@@ -1,13 +1,13 @@
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 
+from askhandle.api import fast_lists
 from askhandle.api.constants import UUID_PATH_REGEX
-from askhandle.api.page_cache import CachedListMixin
 from idempotency.decorators import IdempotentCreateMixin
 
 from .filters import MessageFilter
 from .models import Message
-from .serializers import LIST_ROW_FIELDS, MessageSerializer, message_row_representation
+from .serializers import MessageSerializer
 from .services import message_create
 
 
@@ -22,7 +22,6 @@ from .services import message_create
     ),
 )
 class MessageViewSet(
-    CachedListMixin,
     IdempotentCreateMixin,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
@@ -36,15 +35,12 @@ class MessageViewSet(
 
     def get_queryset(self):
         messages = Message.objects.filter(account=self.request.user).order_by("-sent_at", "-id")
-        if self.action == "list":
-            return messages.values_list(*LIST_ROW_FIELDS, named=True)  # see list()
         return messages.select_related("room")
 
-    def list_page(self, request, *args, **kwargs):
-        # The page is rendered from rows: making a model instance per message and per room
-        # cost a third of the page (docs/performance.md).
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response([message_row_representation(row) for row in page])
+    def list(self, request, *args, **kwargs):
+        # From the list fast path where it applies (docs/fast-lists.md), else DRF's own path.
+        response = fast_lists.page(self, self.get_queryset())
+        return response if response is not None else super().list(request, *args, **kwargs)
 
     def perform_create(self, serializer):
         serializer.instance = message_create(account=self.request.user, **serializer.validated_data)

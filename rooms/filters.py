@@ -1,14 +1,13 @@
-from askhandle.api.filters import DateBoundFilter, DayCountedFilterSet
+import django_filters
 
-from .models import Room, RoomDayCount
+from askhandle.api.filters import DateBoundFilter
+
+from .models import Room
 
 
-class RoomFilter(DayCountedFilterSet):
+class RoomFilter(django_filters.FilterSet):
     start_date = DateBoundFilter(field_name="created_at", bound="start")
     end_date = DateBoundFilter(field_name="created_at", bound="end")
-
-    day_counts = RoomDayCount
-    date_field = "created_at"
 
     class Meta:
         model = Room

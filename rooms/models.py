@@ -5,8 +5,6 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from askhandle.api.counting import CountedTable, DayCount
-
 
 class Room(models.Model):
     """A conversation between a visitor and the account (its bot or its people)."""
@@ -46,18 +44,3 @@ class Room(models.Model):
 
     def __str__(self):
         return self.name or self.label
-
-
-class RoomDayCount(DayCount):
-    """Rooms per account and UTC day of `created_at`; kept by triggers (askhandle.api.counting)."""
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["account", "scope", "day"], name="room_day_count_key")
-        ]
-
-
-# What the triggers (installed by this app's migrations) maintain; see rebuild_counts.
-ROOM_COUNTS = CountedTable(
-    table="rooms_room", counts="rooms_roomdaycount", time_column="created_at"
-)

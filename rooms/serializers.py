@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
-from askhandle.api.serializers import ModelSerializer, datetime_json
-from messaging.serializers import MessageSerializer, message_representation
+from askhandle.api.serializers import ModelSerializer
+from messaging.serializers import MessageSerializer
 
 from .models import Room
 
@@ -29,25 +29,6 @@ class RoomSerializer(ModelSerializer):
             "messages",
         ]
         read_only_fields = ["uuid", "created_at", "messages"]
-
-    def to_representation(self, instance):
-        # Written out, like message_representation (tests/test_representations.py). A list
-        # has rendered its page's messages already (RoomViewSet.paginate_queryset).
-        messages = getattr(instance, "rendered_messages", None)
-        if messages is None:
-            messages = [message_representation(item) for item in instance.messages.all()]
-        return {
-            "label": instance.label,
-            "uuid": str(instance.uuid),
-            "name": instance.name,
-            "rating": instance.rating,
-            "is_bot_use": instance.is_bot_use,
-            "greeting_message": instance.greeting_message,
-            "is_confirmed_form": instance.is_confirmed_form,
-            "is_scheduling_only": instance.is_scheduling_only,
-            "created_at": datetime_json(instance.created_at),
-            "messages": messages,
-        }
 
     def validate_label(self, value):
         rooms = Room.objects.filter(account=self.context["request"].user, label=value)

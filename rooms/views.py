@@ -2,11 +2,10 @@ from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
 
+from askhandle.api import fast_lists
 from askhandle.api.constants import LABEL_PATH_REGEX
-from askhandle.api.page_cache import CachedListMixin
 from idempotency.decorators import IdempotentCreateMixin
 from messaging.models import Message
-from messaging.room_messages import rendered_messages, with_messages_tokens
 
 from .filters import RoomFilter
 from .models import Room
@@ -27,7 +26,7 @@ from .services import room_create, room_update
     partial_update=extend_schema(description="Update some fields of a room."),
     destroy=extend_schema(description="Delete a room and its messages."),
 )
-class RoomViewSet(CachedListMixin, IdempotentCreateMixin, viewsets.ModelViewSet):
+class RoomViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     serializer_class = RoomSerializer
     filterset_class = RoomFilter
     lookup_field = "label"
@@ -35,26 +34,13 @@ class RoomViewSet(CachedListMixin, IdempotentCreateMixin, viewsets.ModelViewSet)
 
     def get_queryset(self):
         rooms = Room.objects.filter(account=self.request.user).order_by("-created_at", "-id")
-        if self.action in ("list", "retrieve"):
-            return with_messages_tokens(rooms)  # their messages: paginate_queryset, get_object
-        messages = Message.objects.order_by("sent_at", "id")
+        messages = Message.objects.order_by("sent_at", "id")  # oldest first
         return rooms.prefetch_related(Prefetch("messages", queryset=messages))
 
-    def paginate_queryset(self, queryset):
-        # A page of rooms can carry thousands of messages: each room's are rendered once per
-        # change of them and kept; the others are fetched in one query and rendered from rows,
-        # without a model instance each (what prefetch_related would build).
-        page = super().paginate_queryset(queryset)
-        rendered = rendered_messages(page)
-        for room in page:
-            room.rendered_messages = rendered[room.pk]
-        return page
-
-    def get_object(self):
-        room = super().get_object()
-        if self.action == "retrieve":
-            room.rendered_messages = rendered_messages([room])[room.pk]
-        return room
+    def list(self, request, *args, **kwargs):
+        # From the list fast path where it applies (docs/fast-lists.md), else DRF's own path.
+        response = fast_lists.page(self, self.get_queryset())
+        return response if response is not None else super().list(request, *args, **kwargs)
 
     def perform_create(self, serializer):
         serializer.instance = room_create(account=self.request.user, **serializer.validated_data)

@@ -8,8 +8,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.services import account_create, api_key_issue
-from askhandle.api import page_cache
-from messaging import room_messages
+from askhandle.api.fast_lists import pages, triggers
 
 
 @dataclass
@@ -31,13 +30,13 @@ def _fresh_cache(db):
     # Throttle counters live in the cache (the database one by default); every test starts with
     # none. The same for cached list pages.
     cache.clear()
-    page_cache.pages.clear()
-    room_messages.fragments.clear()
+    pages.pages.clear()
+    pages.fragments.clear()
     _data_versions_at_each_write()
     yield
     cache.clear()
-    page_cache.pages.clear()
-    room_messages.fragments.clear()
+    pages.pages.clear()
+    pages.fragments.clear()
 
 
 def _data_versions_at_each_write():
@@ -46,12 +45,7 @@ def _data_versions_at_each_write():
     request sees them)."""
     if connection.vendor == "postgresql" and connection.in_atomic_block:
         with connection.cursor() as cursor:
-            names = [page_cache.TRIGGER, room_messages.TRIGGER]
-            cursor.execute(
-                "SET CONSTRAINTS "
-                + ", ".join(f"{name}, {name}_update" for name in names)
-                + " IMMEDIATE"
-            )
+            cursor.execute(f"SET CONSTRAINTS {', '.join(triggers.deferred_names())} IMMEDIATE")
 
 
 @pytest.fixture

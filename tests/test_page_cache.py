@@ -1,13 +1,14 @@
-"""List pages answered from askhandle.api.page_cache: never stale, never another account's."""
+"""List pages answered from the fast path's page cache (askhandle/api/fast_lists, PostgreSQL only):
+never stale, never another account's, and equal to what DRF's own path answers."""
 
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 
-from accounts.models import DataVersion
-from askhandle.api import page_cache
+from askhandle.api.fast_lists import pages
+from askhandle.api.fast_lists.cache import Cache
+from askhandle.api.fast_lists.models import DataVersion
 from leads.models import Lead
-from messaging import room_messages
 from messaging.models import Message
 from messaging.services import message_create
 from rooms.models import Room
@@ -30,14 +31,18 @@ def _no_rate_limits(no_rate_limits):
     pass
 
 
+postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the fast path runs on PostgreSQL only"
+)
+
+
 @pytest.fixture
 def uncached(monkeypatch):
-    """What a list answers when rendered from the database."""
+    """What a list answers through DRF's own path (serializers, COUNT(*), nothing kept)."""
 
     def render(client, url, **extra):
         with monkeypatch.context() as patch:
-            patch.setattr(page_cache.pages, "max_bytes", 0)
-            patch.setattr(room_messages.fragments, "max_bytes", 0)
+            patch.setattr(pages, "trusted", lambda connection: False)
             return client.get(url, **extra)
 
     return render
@@ -64,6 +69,7 @@ def assert_lists_fresh(client, uncached):
         assert client.get(url).json() == uncached(client, url).json(), url
 
 
+@postgresql
 @pytest.mark.parametrize("url", LISTS)
 def test_a_repeated_page_comes_from_the_cache_with_the_same_bytes_and_headers(
     url, alice, django_assert_num_queries
@@ -71,7 +77,7 @@ def test_a_repeated_page_comes_from_the_cache_with_the_same_bytes_and_headers(
     populate(alice.user)
     first = alice.client.get(url)
 
-    with django_assert_num_queries(1):  # the key lookup, which reads the data version
+    with django_assert_num_queries(2):  # the key lookup and the account's data version
         again = alice.client.get(url)
 
     assert again.status_code == first.status_code == 200
@@ -143,6 +149,7 @@ WRITES = [
 ]
 
 
+@postgresql
 @pytest.mark.parametrize("write", WRITES, ids=[write.__name__ for write in WRITES])
 def test_every_write_shows_in_the_next_page(write, alice, uncached):
     room = populate(alice.user)
@@ -155,6 +162,7 @@ def test_every_write_shows_in_the_next_page(write, alice, uncached):
     assert_lists_fresh(alice.client, uncached)
 
 
+@postgresql
 def test_another_accounts_writes_keep_the_page_and_never_share_it(
     alice, bob, uncached, django_assert_num_queries
 ):
@@ -163,13 +171,14 @@ def test_another_accounts_writes_keep_the_page_and_never_share_it(
     warm(alice.client)
     populate(bob.user)
 
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):
         alice.client.get("/api/v1/messages/")
     for url in LISTS:
         assert bob.client.get(url).json() == uncached(bob.client, url).json()
         assert bob.client.get(url).content != alice.client.get(url).content
 
 
+@postgresql
 def test_a_rolled_back_write_keeps_the_token(alice):
     room = populate(alice.user)
     before = token(alice.user)
@@ -180,6 +189,7 @@ def test_a_rolled_back_write_keeps_the_token(alice):
     assert token(alice.user) == before
 
 
+@postgresql
 def test_the_url_is_part_of_the_key(alice):
     populate(alice.user)
     MessageFactory.create_batch(3, account=alice.user, room=Room.objects.get())
@@ -190,23 +200,25 @@ def test_the_url_is_part_of_the_key(alice):
     assert other_host.json()["next"].startswith("http://127.0.0.1/")
 
 
+@postgresql
 def test_what_is_not_cached(alice, make_account, django_assert_num_queries):
     # An account that never wrote has no token yet.
     carol = make_account("carol")
     carol.client.get("/api/v1/leads/")
     for _ in range(2):
-        with django_assert_num_queries(2):  # key, count (no page query for a count of 0)
+        with django_assert_num_queries(3):  # key, version, count (no page query for 0 rows)
             assert carol.client.get("/api/v1/messages/").status_code == 200
     # Errors and answers in other media types than JSON.
     populate(alice.user)
     for _ in range(2):
         assert alice.client.get("/api/v1/messages/?limit=x").status_code == 400
         assert alice.client.get("/api/v1/messages/", HTTP_ACCEPT="text/html").status_code == 406
-    assert len(page_cache.pages) == 0
+    assert len(pages.pages) == 0
     assert alice.client.get("/api/v1/messages/").status_code == 200
-    assert len(page_cache.pages) == 1
+    assert len(pages.pages) == 1
 
 
+@postgresql
 def test_rebuild_counts_gives_every_account_a_new_token(alice, bob):
     populate(alice.user)
     populate(bob.user)
@@ -220,47 +232,42 @@ def test_rebuild_counts_gives_every_account_a_new_token(alice, bob):
 
 
 def test_the_cache_keeps_the_recently_used_pages_within_its_bytes():
-    cache = page_cache.PageCache(4000)
-    body = b"x" * (900 - page_cache.PageCache.OVERHEAD)
-    keys = [("V", 1, 1, "application/json", f"u{n}") for n in range(5)]
+    cache = Cache(4000)
+    body = b"x" * (900 - Cache.OVERHEAD - len("u0"))
+    keys = [("V", 1, 1, f"u{n}") for n in range(5)]
     for key in keys[:4]:
-        cache.put(key, body, "application/json")
+        cache.put(key, body)
     assert len(cache) == 4
     cache.get(keys[0])  # used: the oldest is now keys[1]
 
-    cache.put(keys[4], body, "application/json")
+    cache.put(keys[4], body)
 
     assert cache.get(keys[1]) is None
     assert cache.get(keys[0]) is not None and cache.get(keys[4]) is not None
     assert cache.size <= 4000
     # An entry bigger than a quarter of the budget is not kept at all.
-    cache.put(("V", 1, 1, "a", "big"), b"x" * 1001, "application/json")
-    assert cache.get(("V", 1, 1, "a", "big")) is None
+    cache.put(("V", 1, 1, "big"), b"x" * 1001)
+    assert cache.get(("V", 1, 1, "big")) is None
 
 
 def test_a_new_token_drops_the_accounts_older_pages_only():
-    cache = page_cache.PageCache(100_000)
+    cache = Cache(100_000)
     for account in (1, 2):
         for url in ("a", "b"):
-            cache.put(("V", account, "t1", "json", url), b"x", "json")
-    cache.put(("W", 1, "t1", "json", "a"), b"x", "json")  # another view: its own versions
+            cache.put(("V", account, "t1", url), b"x")
+    cache.put(("W", 1, "t1", "a"), b"x")  # another view: its own versions
 
-    cache.put(("V", 1, "t2", "json", "a"), b"y", "json")
+    cache.put(("V", 1, "t2", "a"), b"y")
 
-    assert cache.get(("V", 1, "t1", "json", "a")) is None
-    assert cache.get(("V", 1, "t1", "json", "b")) is None
-    assert cache.get(("V", 1, "t2", "json", "a")).content == b"y"
-    assert cache.get(("V", 2, "t1", "json", "a")) is not None
-    assert cache.get(("W", 1, "t1", "json", "a")) is not None
+    assert cache.get(("V", 1, "t1", "a")) is None
+    assert cache.get(("V", 1, "t1", "b")) is None
+    assert cache.get(("V", 1, "t2", "a")).content == b"y"
+    assert cache.get(("V", 2, "t1", "a")) is not None
+    assert cache.get(("W", 1, "t1", "a")) is not None
     assert len(cache) == 4
     assert cache.size == sum(entry.size for entry in cache._entries.values())
     cache.clear()
     assert len(cache) == 0 and cache.size == 0 and cache._tokens == {}
-
-
-postgresql = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="commit-time triggers and parallel writers"
-)
 
 
 @postgresql
@@ -297,6 +304,6 @@ def test_pages_stay_fresh_under_concurrent_writes_and_reads(make_account, uncach
             assert alice.client.get(url).status_code == 200
 
     assert writes_under_reads(write, read) == []
-    assert len(page_cache.pages) > 0
+    assert len(pages.pages) > 0
     assert_lists_fresh(alice.client, uncached)
     assert alice.client.get("/api/v1/messages/").json()["count"] == Message.objects.count()

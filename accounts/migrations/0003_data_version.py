@@ -1,20 +1,8 @@
 from django.db import migrations, models
 
-from askhandle.api import page_cache
-
-
-def install(apps, schema_editor):
-    for statement in page_cache.install_sql(schema_editor.connection.vendor):
-        schema_editor.execute(statement)
-
-
-def uninstall(apps, schema_editor):
-    for statement in page_cache.uninstall_sql(schema_editor.connection.vendor):
-        schema_editor.execute(statement)
-
-
 class Migration(migrations.Migration):
-    # The triggers go on the tables the lists render (page_cache.VERSIONED_TABLES).
+    # Its triggers were installed here once; they and the table moved to askhandle.api.fast_lists
+    # (accounts 0004), and migrations import no live module.
     dependencies = [
         ("accounts", "0002_cache_table"),
         ("messaging", "0002_message_day_counts"),
@@ -31,5 +19,4 @@ class Migration(migrations.Migration):
             ],
             options={"verbose_name": "data version"},
         ),
-        migrations.RunPython(install, uninstall, elidable=False),
     ]

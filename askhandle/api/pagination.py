@@ -16,9 +16,6 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
     `API_MAX_PAGE_SIZE`. Unlike DRF's default, a malformed `limit` or `offset` answers 400 rather
     than being silently replaced by the default, and an unordered queryset is a programming error.
 
-    `count` is exact. A view's FilterSet may count from the day counters (`exact_count()`, see
-    askhandle.api.counting) instead of `COUNT(*)`, which would grow with the table.
-
     Extension: `?cursor=` pages by keyset instead of offset (docs/api.md, "Cursor pagination"):
     the page after a cursor costs the same at any depth, where a deep `offset` scans every row
     it skips. An empty `cursor` starts at the top; `next` carries the cursor of the following
@@ -50,16 +47,6 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
             page = page[: self.limit]
             self.next_cursor = [getattr(page[-1], name) for name, _ in self.ordering]
         return page
-
-    def get_count(self, queryset):
-        filterset = getattr(self.view, "filterset", None)
-        exact_count = getattr(filterset, "exact_count", None)
-        # Only when the page is exactly the filterset's rows (nothing narrowed it afterwards).
-        if exact_count is not None and filterset.qs is queryset:
-            count = exact_count()
-            if count is not None:
-                return count
-        return super().get_count(queryset)
 
     # Keyset (cursor) pages.
 

@@ -1,7 +1,5 @@
 from django.db import models
-from django.utils import timezone
 from rest_framework import serializers
-from rest_framework.settings import api_settings
 
 
 class NullAsBlankMixin:
@@ -31,12 +29,3 @@ class ModelSerializer(serializers.ModelSerializer):
         models.TextField: BlankableCharField,
         models.EmailField: BlankableEmailField,
     }
-
-
-def datetime_json(value, tz=None):
-    """A datetime as DRF's DateTimeField renders it (`DATETIME_FORMAT`, in the current time
-    zone), for representations written out by hand on hot paths. For many values, pass
-    `tz=timezone.get_current_timezone()`, looked up once: per value, it was most of the cost."""
-    if not value:
-        return None
-    return timezone.localtime(value, tz).strftime(api_settings.DATETIME_FORMAT)

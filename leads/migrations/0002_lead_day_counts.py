@@ -4,12 +4,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from askhandle.api.counting import CountedTable, install_operations
 
-# Triggers keep the counters exact for every writer (askhandle.api.counting).
-COUNTED = CountedTable(
-    table="leads_lead", counts="leads_leaddaycount", time_column="created_at"
-)
 
 
 class Migration(migrations.Migration):
@@ -33,4 +28,4 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('account', 'scope', 'day'), name='lead_day_count_key')],
             },
         ),
-    ] + install_operations(COUNTED)
+    ]

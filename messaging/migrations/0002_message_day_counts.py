@@ -4,15 +4,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from askhandle.api.counting import CountedTable, install_operations
 
-# Triggers keep the counters exact for every writer (askhandle.api.counting).
-COUNTED = CountedTable(
-    table="messaging_message",
-    counts="messaging_messagedaycount",
-    time_column="sent_at",
-    scope_columns=("room_id",),
-)
 
 
 class Migration(migrations.Migration):
@@ -36,4 +28,4 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('account', 'scope', 'day'), name='message_day_count_key')],
             },
         ),
-    ] + install_operations(COUNTED)
+    ]
