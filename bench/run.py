@@ -48,7 +48,7 @@ def seed(dsn: str, messages: int) -> dict:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(
             "TRUNCATE accounts_user, accounts_apikey, rooms_room, messaging_message, leads_lead, "
-            "messaging_messagedaycount, rooms_roomdaycount, leads_leaddaycount "
+            "fast_lists_daycount, fast_lists_dataversion, fast_lists_groupversion "
             "RESTART IDENTITY CASCADE"
         )
         # Loads rows with the triggers off (as pg_restore --disable-triggers would); the
