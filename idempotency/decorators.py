@@ -88,6 +88,11 @@ def idempotent(method):
 class IdempotentCreateMixin:
     """For a viewset with `CreateModelMixin`: POST creates honour `Idempotency-Key`."""
 
+    def in_key_transaction(self) -> bool:
+        """Whether this create runs inside its Idempotency-Key's transaction, which commits after
+        the response is made (so nothing the create defers to the commit can make it in time)."""
+        return self.request.headers.get(HEADER) is not None
+
     @idempotent
     def create(self, request, *args, **kwargs):
         return super().create(request, *args, **kwargs)
