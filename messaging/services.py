@@ -6,8 +6,8 @@ from accounts.services import account_ownership_check
 from .models import Message
 from .reactions import Answering, message_reactions
 
-# Fields a message keeps once written: who sent it, where and when. An edit (in the admin) may
-# correct its text and contact details, or its answer.
+# What an edit (in the admin) may correct: the text, the sender's details, the answer; never the
+# room or account the message belongs to, nor when it was sent.
 EDITABLE_FIELDS = frozenset(
     {
         "body",
@@ -30,6 +30,8 @@ def message_create(*, account: User, room, answer: Answering | str, **fields) ->
     answer) runs in this transaction, in the order of `messaging.reactions.ORDER`. `answer` says
     how the bot answers it (`Answering`): the caller knows whether anyone waits for the answer,
     and whether its commit comes before its response; `Answering.NONE` for the bot's own answer.
+    `room` is a rooms.Room of `account` (refused otherwise); rooms sit above messaging in the
+    layers, so it is not imported here.
     """
     answer = Answering(answer)
     account_ownership_check(account=account, instance=room)
