@@ -5,6 +5,27 @@ from django.utils import timezone
 from .models import ApiKey, User, api_key_digest, api_key_generate
 
 
+class OtherAccountError(ValueError):
+    """An object of one account handed to a write for another.
+
+    A bug in the caller, never a client's mistake: views resolve every related object inside the
+    request's account, so a client gets its 400 or 404 long before a service sees this.
+    """
+
+
+def account_ownership_check(*, account: User, instance) -> None:
+    """Refuse `instance` unless it belongs to `account` (by its `account_id`).
+
+    An explicit check rather than an `assert`, which `python -O` removes: tenancy must hold in
+    every way the server can be run.
+    """
+    if instance.account_id != account.pk:
+        raise OtherAccountError(
+            f"{type(instance).__name__} {instance.pk} belongs to account {instance.account_id},"
+            f" not to account {account.pk}."
+        )
+
+
 def api_key_issue(*, user: User, name: str = "") -> tuple[ApiKey, str]:
     """Create a new key for `user`; return the stored row and the clear key (shown once)."""
     key = api_key_generate()

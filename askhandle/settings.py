@@ -243,7 +243,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "askhandle.api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "askhandle.api.exceptions.exception_handler",
     # Per API key; per client address is ClientAddressRateLimitMiddleware (above).
-    "DEFAULT_THROTTLE_CLASSES": ["askhandle.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "api_token": os.environ.get("API_TOKEN_THROTTLE_RATE", "10/min"),
     },

@@ -4,3 +4,13 @@ from django.apps import AppConfig
 class BotConfig(AppConfig):
     name = "bot"
     verbose_name = "bot"
+
+    def ready(self):
+        from messaging.reactions import message_reactions
+        from rooms.services import room_greetings
+
+        from .reactions import bot_answer
+        from .services import account_greeting
+
+        message_reactions.register("bot_answer", bot_answer)
+        room_greetings.register(account_greeting)

@@ -7,6 +7,7 @@ import json
 import re
 
 from django.db import transaction
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
@@ -16,6 +17,17 @@ from .services import idempotency_key_claim, idempotency_key_complete
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")
+
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    description="Optional, 1 to 255 printable ASCII characters (a UUID is a good choice). A "
+    "retry with the same key within 24 hours creates nothing and answers the first response "
+    "again (with `Idempotent-Replayed: true`); the same key with another body answers 422. "
+    "Keys are per account.",
+    pattern=r"^[\x21-\x7e]{1,255}$",
+)
 
 
 class IdempotencyKeyReused(APIException):
@@ -81,12 +93,18 @@ def idempotent(method):
     def wrapper(self, request, *args, **kwargs):
         return idempotent_call(request, lambda: method(self, request, *args, **kwargs))
 
-    wrapper.idempotent = True  # read by the schema generator (askhandle.api.schema)
-    return wrapper
+    # The marker tells the schema generator (askhandle.api.schema) to document the 422 answer.
+    wrapper.idempotent = True
+    return extend_schema(parameters=[IDEMPOTENCY_KEY_PARAMETER])(wrapper)
 
 
 class IdempotentCreateMixin:
     """For a viewset with `CreateModelMixin`: POST creates honour `Idempotency-Key`."""
+
+    def in_key_transaction(self) -> bool:
+        """Whether this create runs inside its Idempotency-Key's transaction, which commits after
+        the response is made (so nothing the create defers to the commit can make it in time)."""
+        return self.request.headers.get(HEADER) is not None
 
     @idempotent
     def create(self, request, *args, **kwargs):

@@ -26,7 +26,10 @@ def idempotency_key_claim(
     Must run inside the transaction of the create: the row stays uncommitted (and, on
     PostgreSQL, a concurrent insert of the same key waits on it) until the create is done.
     """
-    assert transaction.get_connection().in_atomic_block, "claim inside the create's transaction"
+    # A check, not an assert (`python -O` removes those): outside the create's transaction the
+    # key would be committed before the create, and a failed create could never be retried.
+    if not transaction.get_connection().in_atomic_block:
+        raise transaction.TransactionManagementError("Claim a key inside the create's transaction.")
     for _ in range(2):
         try:
             with transaction.atomic():

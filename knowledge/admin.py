@@ -1,7 +1,7 @@
 from django.contrib import admin
-from django.utils import timezone
 
-from .models import KnowledgeEntry
+from .models import KnowledgeEntry, tags_split
+from .services import knowledge_entry_create, knowledge_entry_update
 
 
 @admin.register(KnowledgeEntry)
@@ -19,6 +19,19 @@ class KnowledgeEntryAdmin(admin.ModelAdmin):
         return super().get_queryset(request).defer("embedding")
 
     def save_model(self, request, obj, form, change):
+        # Through the services, as the API (tags tidied the same way, `updated_at` kept).
+        fields = {name: form.cleaned_data[name] for name in form.changed_data}
+        if "tags" in fields:
+            fields["tags"] = tags_split(fields["tags"])
         if change:
-            obj.updated_at = timezone.now()
-        super().save_model(request, obj, form, change)
+            knowledge_entry_update(entry=obj, **fields)
+            return
+        data = form.cleaned_data
+        entry = knowledge_entry_create(
+            account=data["account"],
+            question=data["question"],
+            answer=data["answer"],
+            tags=tags_split(data["tags"]),
+        )
+        # The admin goes on with the instance its form built (the log, the redirect).
+        vars(obj).update(vars(entry))

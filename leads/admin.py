@@ -1,9 +1,7 @@
 from django.contrib import admin
 
-from webhooks.models import EventType
-from webhooks.services import event_emit
-
 from .models import Lead
+from .services import lead_create, lead_update
 
 
 @admin.register(Lead)
@@ -17,6 +15,11 @@ class LeadAdmin(admin.ModelAdmin):
     autocomplete_fields = ["account"]
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        if not change:
-            event_emit(account=obj.account, event=EventType.LEAD_ADDED, instance=obj)
+        # Through the services, as the API: a new lead is announced (lead.added) there.
+        if change:
+            lead_update(lead=obj, **{name: form.cleaned_data[name] for name in form.changed_data})
+            return
+        fields = dict(form.cleaned_data)
+        lead = lead_create(account=fields.pop("account"), **fields)
+        # The admin goes on with the instance its form built (the log, the redirect).
+        vars(obj).update(vars(lead))

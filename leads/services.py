@@ -20,6 +20,14 @@ def lead_create(*, account: User, **fields) -> Lead:
     return lead
 
 
+def lead_update(*, lead: Lead, **fields) -> Lead:
+    """Change a lead's details (the API's PUT and PATCH, the admin); sets nothing off."""
+    for name, value in fields.items():
+        setattr(lead, name, value)
+    lead.save(update_fields=list(fields))
+    return lead
+
+
 @transaction.atomic
 def lead_delete(*, lead: Lead, purge: bool = False) -> None:
     """Delete a lead; with `purge`, also every room held about it (see `lead_rooms`) and so

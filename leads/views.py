@@ -15,7 +15,7 @@ from .filters import LeadFilter
 from .models import Lead
 from .selectors import lead_rooms
 from .serializers import LeadExportSerializer, LeadSerializer
-from .services import lead_create, lead_delete
+from .services import lead_create, lead_delete, lead_update
 
 PURGE_PARAMETER = OpenApiParameter(
     "purge",
@@ -53,6 +53,9 @@ class LeadViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         serializer.instance = lead_create(account=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        lead_update(lead=serializer.instance, **serializer.validated_data)
 
     def destroy(self, request, *args, **kwargs):
         field = serializers.BooleanField(default=False)

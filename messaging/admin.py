@@ -2,7 +2,8 @@ from django import forms
 from django.contrib import admin
 
 from .models import Message
-from .services import message_added
+from .reactions import Answering
+from .services import message_create, message_update
 
 
 class MessageAdminForm(forms.ModelForm):
@@ -25,6 +26,19 @@ class MessageAdminForm(forms.ModelForm):
         ]
 
 
+# Nobody waits in a chat window for a message added in the admin: the bot answers it without
+# holding the admin's request for the model.
+ADMIN_ANSWERING = Answering.BACKGROUND
+
+
+def admin_message_create(*, room, message: Message, fields: dict) -> None:
+    """Add a message from an admin form through `message_create` (so it sets off what one from
+    the API does); `message`, the instance the admin built, takes on the one recorded, since the
+    admin goes on with it (the log, the redirect)."""
+    created = message_create(account=room.account, room=room, answer=ADMIN_ANSWERING, **fields)
+    vars(message).update(vars(created))
+
+
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
     form = MessageAdminForm
@@ -37,8 +51,14 @@ class MessageAdmin(admin.ModelAdmin):
     readonly_fields = ["uuid", "account", "sent_at"]
     autocomplete_fields = ["room"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # A message stays in its conversation (and so its account): moving it would rewrite a
+        # history that webhooks and exports already reported.
+        return [*self.readonly_fields, "room"] if obj else self.readonly_fields
+
     def save_model(self, request, obj, form, change):
-        obj.account_id = obj.room.account_id
-        super().save_model(request, obj, form, change)
-        if not change:
-            message_added(message=obj)
+        fields = dict(form.cleaned_data)
+        if change:
+            message_update(message=obj, **{name: fields[name] for name in form.changed_data})
+        else:
+            admin_message_create(room=fields.pop("room"), message=obj, fields=fields)

@@ -1,35 +1,53 @@
 from django.db import transaction
 
 from accounts.models import User
-from bot.services import bot_message_received
-from keywords.services import keyword_notifications_record
-from leads.services import chat_lead_record
-from rooms.models import Room
-from webhooks.models import EventType
-from webhooks.services import event_emit
+from accounts.services import account_ownership_check
 
 from .models import Message
+from .reactions import Answering, message_reactions
+
+# What an edit (in the admin) may correct: the text, the sender's details, the answer; never the
+# room or account the message belongs to, nor when it was sent.
+EDITABLE_FIELDS = frozenset(
+    {
+        "body",
+        "nickname",
+        "email",
+        "phone_number",
+        "is_support_sender",
+        "support_answer",
+        "terminated",
+    }
+)
 
 
 @transaction.atomic
-def message_create(*, account: User, room: Room, **fields) -> Message:
-    """Record a message in one of the account's rooms.
+def message_create(*, account: User, room, answer: Answering | str, **fields) -> Message:
+    """Record a message in one of the account's rooms: the one way in for every new message (the
+    API, the admin, a person answering, the bot's own answers).
 
-    The single entry point for new messages: what a new message sets off (the bot's answer,
-    leads from chat, webhooks) hangs off here, inside the same transaction.
+    What a new message sets off (its lead, keyword notifications, the webhook event, the bot's
+    answer) runs in this transaction, in the order of `messaging.reactions.ORDER`. `answer` says
+    how the bot answers it (`Answering`): the caller knows whether anyone waits for the answer,
+    and whether its commit comes before its response; `Answering.NONE` for the bot's own answer.
+    `room` is a rooms.Room of `account` (refused otherwise); rooms sit above messaging in the
+    layers, so it is not imported here.
     """
-    assert room.account_id == account.pk, "a message's room belongs to its account"
+    answer = Answering(answer)
+    account_ownership_check(account=account, instance=room)
     message = Message.objects.create(account=account, room=room, **fields)
-    if not message.is_support_sender:
-        chat_lead_record(message=message)
-    message_added(message=message)
-    if not message.is_support_sender:
-        # Last: the bot's answer is a message of its own, added after this one.
-        bot_message_received(message=message)
+    message_reactions.run(message=message, answer=answer)
     return message
 
 
-def message_added(*, message: Message) -> None:
-    """What follows a new message, however it was created (API or admin), in its transaction."""
-    keyword_notifications_record(message=message)
-    event_emit(account=message.account, event=EventType.MESSAGE_ADDED, instance=message)
+@transaction.atomic
+def message_update(*, message: Message, **fields) -> Message:
+    """Correct a recorded message (the admin's edit); sets nothing off: the message was already
+    reported when it was added."""
+    if unknown := set(fields) - EDITABLE_FIELDS:
+        raise ValueError(f"A message's {', '.join(sorted(unknown))} cannot be changed.")
+    for name, value in fields.items():
+        setattr(message, name, value)
+    message.full_clean(exclude=["account", "room"])
+    message.save(update_fields=list(fields))
+    return message

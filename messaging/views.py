@@ -43,4 +43,9 @@ class MessageViewSet(
         return response if response is not None else super().list(request, *args, **kwargs)
 
     def perform_create(self, serializer):
-        serializer.instance = message_create(account=self.request.user, **serializer.validated_data)
+        # The chat frontend waits for the bot's answer, unless the commit comes after the response
+        # (an Idempotency-Key's transaction): then waiting would only delay it; the worker answers.
+        answer = "background" if self.in_key_transaction() else "inline"
+        serializer.instance = message_create(
+            account=self.request.user, answer=answer, **serializer.validated_data
+        )

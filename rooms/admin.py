@@ -1,12 +1,11 @@
 from django.contrib import admin
 
-from messaging.admin import MessageAdminForm
+from messaging.admin import MessageAdminForm, admin_message_create
 from messaging.models import Message
-from messaging.services import message_added
-from webhooks.models import EventType
-from webhooks.services import event_emit
+from messaging.services import message_update
 
 from .models import Room
+from .services import room_create, room_update
 
 
 class MessageInline(admin.TabularInline):
@@ -36,17 +35,26 @@ class RoomAdmin(admin.ModelAdmin):
         return [*self.readonly_fields, "account"] if obj else self.readonly_fields
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        if not change:
-            event_emit(account=obj.account, event=EventType.CHAT_ADDED, instance=obj)
+        # Through the services, as the API: a new room is announced (chat.added) there.
+        if change:
+            room_update(room=obj, **{name: form.cleaned_data[name] for name in form.changed_data})
+            return
+        fields = dict(form.cleaned_data)
+        room = room_create(account=fields.pop("account"), label=fields.pop("label"), **fields)
+        # The admin goes on with the instance its form built (the inlines, the log, the redirect).
+        vars(obj).update(vars(room))
 
     def save_formset(self, request, form, formset, change):
-        # A message added inline belongs to the room's account.
-        for message in formset.save(commit=False):
-            message.account_id = form.instance.account_id
-            adding = message._state.adding
-            message.save()
-            if adding:
-                message_added(message=message)
+        if formset.model is not Message:
+            return super().save_formset(request, form, formset, change)
+        room = form.instance
+        formset.save(commit=False)  # sorts the forms into new, changed and deleted messages
+        # Only the inline's own fields: not its id, room (the parent) or DELETE box.
+        names = list(formset.form.base_fields)
+        for message in formset.new_objects:
+            fields = {name: getattr(message, name) for name in names}
+            admin_message_create(room=room, message=message, fields=fields)
+        for message, changed in formset.changed_objects:
+            message_update(message=message, **{name: getattr(message, name) for name in changed})
         for message in formset.deleted_objects:
             message.delete()

@@ -254,7 +254,9 @@ def test_the_task_is_enqueued_in_the_messages_transaction(fake_model, account):
 
     room = bot_room(account.user)
     with pytest.raises(RuntimeError), transaction.atomic():
-        message = message_create(account=account.user, room=room, body="Shipping time?")
+        message = message_create(
+            account=account.user, room=room, answer="background", body="Shipping time?"
+        )
         [task] = DBTaskResult.objects.all()
         assert task.args_kwargs == {"args": [], "kwargs": {"message_id": message.pk}}
         raise RuntimeError("the create fails after the message was written")
@@ -264,12 +266,14 @@ def test_the_task_is_enqueued_in_the_messages_transaction(fake_model, account):
 
 
 def test_an_unexpected_failure_still_answers(fake_model, account, monkeypatch):
-    from bot import services
+    from bot import reactions, tasks
 
     def broken(*args, **kwargs):
         raise RuntimeError("a bug, not a model error")
 
-    monkeypatch.setattr(services, "llm_answer", broken)
+    # Both halves: the inline answer (bot.reactions) and the background one (bot.tasks).
+    monkeypatch.setattr(reactions, "llm_answer", broken)
+    monkeypatch.setattr(tasks, "llm_answer", broken)
     sent = post(account, bot_room(account.user), "How long does shipping take?")
     assert sent["support_answer"] is None  # the create still answers 201 at once
     DBTaskResult.objects.update(run_after=timezone.now())
@@ -314,9 +318,9 @@ def test_an_attempt_that_dies_is_followed_by_the_next(fake_model, account, monke
     message answered and queues nothing."""
     from django.db import OperationalError
 
-    from bot import services
+    from bot import tasks
 
-    real, calls = services.builtin_answer, []
+    real, calls = tasks.builtin_answer, []
 
     def dies_once(*args, **kwargs):
         calls.append(1)
@@ -324,7 +328,7 @@ def test_an_attempt_that_dies_is_followed_by_the_next(fake_model, account, monke
             raise OperationalError("server closed the connection unexpectedly")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(services, "builtin_answer", dies_once)
+    monkeypatch.setattr(tasks, "builtin_answer", dies_once)
     room, message = answer_by_worker_only(account, fake_model)
 
     started = timezone.now()
@@ -360,13 +364,13 @@ def test_an_attempt_that_dies_is_followed_by_the_next(fake_model, account, monke
 
 
 def test_attempts_are_bounded(fake_model, account, settings, monkeypatch):
-    from bot import services
+    from bot import tasks
 
     def always_dies(*args, **kwargs):
         raise RuntimeError("a bug")
 
     settings.BOT_ANSWER_ATTEMPTS = 3
-    monkeypatch.setattr(services, "builtin_answer", always_dies)
+    monkeypatch.setattr(tasks, "builtin_answer", always_dies)
     _, message = answer_by_worker_only(account, fake_model)
 
     for _ in range(5):

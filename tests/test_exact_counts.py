@@ -129,7 +129,7 @@ def test_counts_follow_creates_updates_and_deletes_by_any_writer(alice, bob):
         ).status_code
         == 201
     )
-    message_create(account=alice.user, room=room_b, body="from a service")
+    message_create(account=alice.user, room=room_b, answer="inline", body="from a service")
     Message.objects.create(account=alice.user, room=room_c, body="raw", sent_at=T0)
     assert alice.client.post("/api/v1/leads/", {}, format="json").status_code == 201
     assert alice.client.post("/api/v1/rooms/", {}, format="json").status_code == 201
@@ -155,7 +155,7 @@ def test_a_rolled_back_write_leaves_the_counts_alone(alice):
     room = RoomFactory(account=alice.user)
     MessageFactory(account=alice.user, room=room)
     with pytest.raises(RuntimeError), transaction.atomic():
-        message_create(account=alice.user, room=room, body="never committed")
+        message_create(account=alice.user, room=room, answer="inline", body="never committed")
         raise RuntimeError
     assert api_count(alice, "/api/v1/messages/", {}) == 1
     assert api_count(alice, "/api/v1/messages/", {"room": str(room.uuid)}) == 1
@@ -234,12 +234,16 @@ def test_counts_stay_exact_under_concurrent_writes(make_account):
                 elif i % 7 == 6:
                     try:
                         with transaction.atomic():
-                            message_create(account=alice.user, room=room, body="rolled back")
+                            message_create(
+                                account=alice.user, room=room, answer="inline", body="rolled back"
+                            )
                             raise RuntimeError
                     except RuntimeError:
                         pass
                 else:
-                    message_create(account=alice.user, room=room, body=f"w{index}-{i}")
+                    message_create(
+                        account=alice.user, room=room, answer="inline", body=f"w{index}-{i}"
+                    )
         except Exception as error:  # reported below: a thread's exception is otherwise lost
             errors.append(error)
         finally:

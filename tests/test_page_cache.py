@@ -131,7 +131,9 @@ def delete_lead_by_api(alice, room):
 
 
 def lead_from_chat(alice, room):
-    message_create(account=alice.user, room=room, body="hi", email="chat@example.com")
+    message_create(
+        account=alice.user, room=room, answer="inline", body="hi", email="chat@example.com"
+    )
 
 
 WRITES = [
@@ -183,7 +185,7 @@ def test_a_rolled_back_write_keeps_the_token(alice):
     room = populate(alice.user)
     before = token(alice.user)
     with pytest.raises(RuntimeError), transaction.atomic():
-        message_create(account=alice.user, room=room, body="never")
+        message_create(account=alice.user, room=room, answer="inline", body="never")
         raise RuntimeError
 
     assert token(alice.user) == before
@@ -278,7 +280,7 @@ def test_the_token_changes_when_the_write_commits(make_account):
     before = token(alice.user)
 
     with transaction.atomic():
-        message_create(account=alice.user, room=room, body="pending")
+        message_create(account=alice.user, room=room, answer="inline", body="pending")
         # Another connection: unchanged until the commit.
         assert in_another_connection(lambda: token(alice.user)) == before
 
@@ -295,7 +297,9 @@ def test_pages_stay_fresh_under_concurrent_writes_and_reads(make_account, uncach
 
     def write(index):
         for i in range(20):
-            message_create(account=alice.user, room=rooms[(index + i) % 3], body=f"{i}")
+            message_create(
+                account=alice.user, room=rooms[(index + i) % 3], answer="inline", body=f"{i}"
+            )
             if i % 5 == 0:
                 Message.objects.filter(room=rooms[i % 3]).update(support_answer=f"a{i}")
 

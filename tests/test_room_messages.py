@@ -76,7 +76,7 @@ def test_a_page_renders_only_the_rooms_whose_messages_changed(
     assert again.content == first.content
     assert rendered_rooms[1:] == []
 
-    message_create(account=alice.user, room=rooms[1], body="new")
+    message_create(account=alice.user, room=rooms[1], answer="inline", body="new")
     with django_assert_num_queries(5):  # ... and the messages of the one room that changed
         after = alice.client.get(ROOMS)
     assert rendered_rooms[1:] == [[rooms[1].pk]]
@@ -202,7 +202,7 @@ def test_the_version_changes_when_the_write_commits(make_account):
     before = version(room)
 
     with transaction.atomic():
-        message_create(account=alice.user, room=room, body="pending")
+        message_create(account=alice.user, room=room, answer="inline", body="pending")
         assert in_another_connection(lambda: version(room)) == before
 
     assert version(room) != before
@@ -216,7 +216,7 @@ def test_rooms_pages_stay_fresh_under_concurrent_writes(make_account, no_page_ca
     def write(index):
         for i in range(15):
             room = rooms[(index + i) % 4]
-            message_create(account=alice.user, room=room, body=f"{index}-{i}")
+            message_create(account=alice.user, room=room, answer="inline", body=f"{index}-{i}")
             if i % 4 == 0:
                 Message.objects.filter(room=room).update(support_answer=f"a{i}")
             if i % 7 == 0:

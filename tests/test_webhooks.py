@@ -201,7 +201,7 @@ def test_an_event_whose_transaction_rolls_back_delivers_nothing(alice, receiver)
     subscribe(alice, receiver.url)
     room = RoomFactory(account=alice.user)
     with pytest.raises(RuntimeError), transaction.atomic():
-        message_create(account=alice.user, room=room, body="never committed")
+        message_create(account=alice.user, room=room, answer="inline", body="never committed")
         raise RuntimeError
     assert not Event.objects.exists()
     assert not Delivery.objects.exists()
@@ -539,7 +539,7 @@ def test_concurrent_workers_never_send_the_same_attempt_twice(make_account, rece
     subscribe(alice, receiver.url)
     room = RoomFactory(account=alice.user)
     for i in range(60):
-        message_create(account=alice.user, room=room, body=f"m{i}")
+        message_create(account=alice.user, room=room, answer="inline", body=f"m{i}")
 
     def worker_process():
         deliver(concurrency=4)
@@ -582,7 +582,9 @@ def test_worker_process_killed_mid_delivery_is_retried_by_the_next_one(make_acco
     alice = make_account("alice")
     subscribe(alice, receiver.url)
     receiver.answers = [("sleep", 30)]  # the first attempt hangs ...
-    message_create(account=alice.user, room=RoomFactory(account=alice.user), body="hi")
+    message_create(
+        account=alice.user, room=RoomFactory(account=alice.user), answer="inline", body="hi"
+    )
     process = subprocess.Popen([*command, "--poll-interval", "0.05"], cwd=cwd, env=env)
     try:
         deadline = time.monotonic() + 30

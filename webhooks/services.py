@@ -8,6 +8,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException
 
 from accounts.models import User
+from accounts.services import account_ownership_check
 from askhandle.api.sql import select_rows
 
 from .events import event_render
@@ -28,7 +29,12 @@ def event_emit(*, account: User, event: str, instance) -> Event | None:
     back nothing is sent, and once it commits the deliveries are durable (the worker sends them).
     Nothing is written when no subscription wants the event.
     """
-    assert transaction.get_connection().in_atomic_block, "emit inside the event's transaction"
+    # Explicit checks, not asserts (which `python -O` removes): outside a transaction the event
+    # could be sent for a write that then rolls back; another account's object would be sent to
+    # this account's subscribers.
+    if not transaction.get_connection().in_atomic_block:
+        raise transaction.TransactionManagementError("Emit events inside the event's transaction.")
+    account_ownership_check(account=account, instance=instance)
     webhooks = select_rows(Webhook, ["id"], account_id=account.pk, event=event, is_active=True)
     if not webhooks:
         return None

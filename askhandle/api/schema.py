@@ -1,9 +1,7 @@
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
-
-from idempotency.decorators import HEADER as IDEMPOTENCY_HEADER
 
 ErrorDetail = inline_serializer("ErrorDetail", {"detail": serializers.CharField()})
 
@@ -31,34 +29,18 @@ ERROR_RESPONSES = {
 }
 
 
-IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
-    IDEMPOTENCY_HEADER,
-    str,
-    OpenApiParameter.HEADER,
-    description="Optional, 1 to 255 printable ASCII characters (a UUID is a good choice). A "
-    "retry with the same key within 24 hours creates nothing and answers the first response "
-    "again (with `Idempotent-Replayed: true`); the same key with another body answers 422. "
-    "Keys are per account.",
-    pattern=r"^[\x21-\x7e]{1,255}$",
-)
-
-
 class ApiAutoSchema(AutoSchema):
     """Documents the error answers every operation can give, so clients (and the fuzzing tests)
     see the whole contract, not only the happy path."""
 
     def _is_idempotent(self):
+        # Handlers that honour `Idempotency-Key` are marked so (and document the header
+        # themselves, idempotency.decorators); this shared module knows no app.
         # A viewset's handler is its action (`create`); an APIView's, the method (`post`).
         handler = getattr(
             self.view, getattr(self.view, "action", None) or self.method.lower(), None
         )
         return getattr(handler, "idempotent", False)
-
-    def get_override_parameters(self):
-        parameters = super().get_override_parameters()
-        if self._is_idempotent():
-            parameters = [*parameters, IDEMPOTENCY_KEY_PARAMETER]
-        return parameters
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)

@@ -1,9 +1,11 @@
 """Rate limits per API key and per client address: fixed one-period windows counted in the shared
 cache (Redis with REDIS_URL, the database cache otherwise), so every worker and host shares them.
 
-They are courtesy limits against runaway clients, not a security boundary. Beyond a limit the
-answer is `429 {"detail": "Request was throttled. Expected available in N seconds."}` with
-`Retry-After: N`, N being the seconds left in the window.
+The per-key limit is the accounts app's (accounts/throttling.py), which owns API keys; this module
+is shared and knows no app. They are courtesy limits against runaway clients, not a security
+boundary. Beyond a limit the answer is
+`429 {"detail": "Request was throttled. Expected available in N seconds."}` with `Retry-After: N`,
+N being the seconds left in the window.
 """
 
 import functools
@@ -18,7 +20,6 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import ngettext
 from rest_framework import throttling
 
-from accounts.models import ApiKey
 from askhandle.api.views import JsonResponse
 
 logger = logging.getLogger(__name__)
@@ -93,23 +94,6 @@ def throttled_detail(wait: int) -> str:
     # DRF's text, so both limits answer alike.
     unit = ngettext("second", "seconds", wait)
     return f"Request was throttled. Expected available in {wait} {unit}."
-
-
-class ApiKeyRateThrottle(throttling.BaseThrottle):
-    """Per API key (`API_KEY_THROTTLE_RATE`): each key of an account has its own budget."""
-
-    wait_seconds = None
-
-    def allow_request(self, request, view):
-        if not isinstance(request.auth, ApiKey):
-            return True
-        self.wait_seconds = rate_limit_hit(
-            "key", str(request.auth.pk), settings.API_KEY_THROTTLE_RATE
-        )
-        return self.wait_seconds is None
-
-    def wait(self):
-        return self.wait_seconds
 
 
 class ClientAddressRateLimitMiddleware:

@@ -1,0 +1,65 @@
+"""The bot's part in a new message: answer it now, or leave it to the background task
+(registered in BotConfig.ready(); the order of all reactions is declared in messaging.reactions,
+where the bot comes last)."""
+
+import datetime as dt
+import logging
+import time
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django_tasks import default_task_backend
+
+from messaging.models import Message
+from messaging.reactions import Answering
+
+from .answerers import builtin_answer, llm_answer, room_history
+from .llm import LlmError, LlmTimeout, llm_enabled
+from .services import message_answer_apply
+from .tasks import message_answer_complete
+
+logger = logging.getLogger(__name__)
+
+
+def bot_answer(*, message: Message, answer: Answering) -> None:
+    """Called in the transaction that records a message (see `message_create`).
+
+    The built-in answerer answers at once, in that transaction. With an LLM configured, a task
+    to answer in the background is enqueued in the same transaction (so the message is never left
+    unanswered). With `Answering.INLINE` the task is deferred by the answer budget and, after the
+    commit, the model is asked within what is left of it; whichever of the two answers first is
+    kept. With `Answering.BACKGROUND` the task is due at once and nobody waits for the model.
+    `Answering.NONE` (the bot's own answer) sets off nothing.
+    """
+    if answer == Answering.NONE or message.is_support_sender or not message.room.is_bot_use:
+        return
+    if not llm_enabled():
+        message_answer_apply(message=message, answer=builtin_answer(message, room_history(message)))
+        return
+    budget = settings.BOT_ANSWER_BUDGET_SECONDS
+    inline = answer == Answering.INLINE
+    task = message_answer_complete
+    if inline and default_task_backend.supports_defer:
+        task = task.using(run_after=timezone.now() + dt.timedelta(seconds=budget))
+    task.enqueue(message_id=message.pk)
+    if inline:
+        transaction.on_commit(partial(_answer_within_budget, message, time.monotonic() + budget))
+
+
+def _answer_within_budget(message: Message, deadline: float) -> None:
+    # After the commit, in the request: never raise (the message is recorded; the background
+    # task answers it if this does not).
+    try:
+        history = room_history(message)
+        try:
+            answer = llm_answer(message, history, timeout=deadline - time.monotonic())
+        except LlmTimeout:
+            return
+        except LlmError as error:
+            logger.warning("LLM failed (%s); answering with the built-in answerer.", error)
+            answer = builtin_answer(message, history)
+        message_answer_apply(message=message, answer=answer)
+    except Exception:
+        logger.exception("Answering message %s inline failed; left to the background.", message.pk)

@@ -1,0 +1,108 @@
+"""What a new message sets off, in order: the one place that says so.
+
+`message_create` records a message and then runs, in its transaction, the reactions named in
+`ORDER`, one after the other:
+
+1. `lead_capture` (leads): a visitor message's email or phone becomes the room's lead;
+2. `keyword_notify` (keywords): one notification per keyword of the account in the message;
+3. `webhook_emit` (here): the `message.added` event;
+4. `bot_answer` (bot): the bot's answer, last, because it is a message of its own, added after
+   this one (and it reads the room as the reactions before it left it).
+
+Why a registry filled in `AppConfig.ready()` rather than a module that imports the reactions:
+leads, keywords and the bot sit above messaging in the layers (pyproject.toml, import-linter), and
+they import messaging's models and services; messaging importing them back is the import cycle this
+replaces. So each reacting app registers its reaction under a name in its `ready()`, and the order
+is declared here, by name, once. Registering a name that is not in `ORDER`, or twice, fails at
+start-up; a declared reaction that no app registered is a system check error (messaging.E001) and
+refuses to run (a message never silently skips a reaction). The webhook event is messaging's own
+reaction: webhooks sit below messaging, so messaging calls them directly.
+
+A reaction is called as `reaction(message=message, answer=answer)`: it receives the new message
+(instance, in the transaction that created it) and how the bot is to answer it (`Answering`), and
+never imports messaging's services back.
+"""
+
+import enum
+from collections.abc import Callable
+
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+
+from webhooks.models import EventType
+from webhooks.services import event_emit
+
+from .models import Message
+
+
+class Answering(enum.StrEnum):
+    """How the bot answers a new visitor message; chosen by whoever creates the message."""
+
+    # The caller's request waits (within BOT_ANSWER_BUDGET_SECONDS, after the commit) for the
+    # model; the background task answers if it does not. For a chat frontend waiting on the API.
+    INLINE = "inline"
+    # Only the background task answers: for a create whose commit comes after its response is
+    # made (inside an Idempotency-Key's transaction), or where nobody waits (the admin).
+    BACKGROUND = "background"
+    # No answer from the bot: the message is the bot's own answer.
+    NONE = "none"
+
+
+Reaction = Callable[..., None]
+
+ORDER = ("lead_capture", "keyword_notify", "webhook_emit", "bot_answer")
+
+
+class MessageReactions:
+    """The reactions to a new message, run in the declared order (see the module docstring)."""
+
+    def __init__(self, order: tuple[str, ...]):
+        self.order = order
+        self._reactions: dict[str, Reaction] = {}
+
+    def register(self, name: str, reaction: Reaction) -> None:
+        if name not in self.order:
+            raise ImproperlyConfigured(
+                f"Message reaction {name!r} is not declared in messaging.reactions.ORDER."
+            )
+        if name in self._reactions:
+            raise ImproperlyConfigured(f"Message reaction {name!r} is registered twice.")
+        self._reactions[name] = reaction
+
+    def missing(self) -> list[str]:
+        return [name for name in self.order if name not in self._reactions]
+
+    def reactions(self) -> list[tuple[str, Reaction]]:
+        """Every reaction in the order it runs; refuses while one is missing."""
+        if missing := self.missing():
+            raise ImproperlyConfigured(f"Message reactions not registered: {', '.join(missing)}.")
+        return [(name, self._reactions[name]) for name in self.order]
+
+    def run(self, *, message: Message, answer: Answering) -> None:
+        for _name, reaction in self.reactions():
+            reaction(message=message, answer=answer)
+
+
+message_reactions = MessageReactions(ORDER)
+
+
+def webhook_emit(*, message: Message, answer: Answering) -> None:
+    """Messaging's own reaction: the `message.added` event, for every message (the bot's too)."""
+    event_emit(account=message.account, event=EventType.MESSAGE_ADDED, instance=message)
+
+
+message_reactions.register("webhook_emit", webhook_emit)
+
+
+@checks.register()
+def reactions_check(app_configs, **kwargs):
+    return [
+        checks.Error(
+            f"The message reaction {name!r} is declared but no app registered it.",
+            hint="Each reacting app registers its reaction in its AppConfig.ready(); is the app "
+            "in INSTALLED_APPS?",
+            obj="messaging.reactions.ORDER",
+            id="messaging.E001",
+        )
+        for name in message_reactions.missing()
+    ]

@@ -1,0 +1,235 @@
+"""The reactions to a new message: one ordered list, run in that order; how the bot answers is the
+creator's explicit choice; the bot's answer sets the bot off no more; tenancy is a check that
+`python -O` keeps."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+from django_tasks_db.models import DBTaskResult
+
+from accounts.services import OtherAccountError
+from bot import reactions as bot_reactions
+from knowledge.models import KnowledgeEntry
+from messaging import reactions
+from messaging.models import Message
+from messaging.reactions import Answering, MessageReactions, message_reactions
+from messaging.services import message_create
+from webhooks.models import Event, EventType
+from webhooks.services import event_emit, webhook_create
+
+from .factories import RoomFactory
+
+SHIPPING = "Standard shipping takes 3 to 5 business days."
+
+
+def test_the_reactions_are_one_explicit_ordered_list():
+    assert reactions.ORDER == ("lead_capture", "keyword_notify", "webhook_emit", "bot_answer")
+    assert [
+        (name, f"{reaction.__module__}.{reaction.__qualname__}")
+        for name, reaction in message_reactions.reactions()
+    ] == [
+        ("lead_capture", "leads.reactions.lead_capture"),
+        ("keyword_notify", "keywords.reactions.keyword_notify"),
+        ("webhook_emit", "messaging.reactions.webhook_emit"),
+        ("bot_answer", "bot.reactions.bot_answer"),
+    ]
+
+
+def test_reactions_run_in_the_declared_order_whatever_the_order_of_registration():
+    ran = []
+    registry = MessageReactions(("first", "second", "third"))
+    for name in ("third", "first", "second"):
+        registry.register(name, lambda *, message, answer, name=name: ran.append((name, answer)))
+    registry.run(message=None, answer=Answering.INLINE)
+    assert ran == [("first", "inline"), ("second", "inline"), ("third", "inline")]
+
+
+def test_a_reaction_is_declared_once_and_never_silently_missing(monkeypatch):
+    registry = MessageReactions(("first", "second"))
+    registry.register("first", lambda **kwargs: None)
+    with pytest.raises(ImproperlyConfigured, match="not declared"):
+        registry.register("elsewhere", lambda **kwargs: None)
+    with pytest.raises(ImproperlyConfigured, match="twice"):
+        registry.register("first", lambda **kwargs: None)
+    with pytest.raises(ImproperlyConfigured, match="second"):
+        registry.run(message=None, answer=Answering.INLINE)
+    monkeypatch.setattr(reactions, "message_reactions", registry)
+    assert [error.id for error in reactions.reactions_check(None)] == ["messaging.E001"]
+    assert [error.msg for error in reactions.reactions_check(None)] == [
+        "The message reaction 'second' is declared but no app registered it."
+    ]
+
+
+def test_the_installed_apps_register_every_reaction():
+    assert reactions.reactions_check(None) == []
+
+
+@pytest.fixture
+def bot_room(alice):
+    KnowledgeEntry.objects.create(
+        account=alice.user, question="How long does shipping take?", answer=SHIPPING
+    )
+    return RoomFactory(account=alice.user, is_bot_use=True)
+
+
+@pytest.fixture
+def bot_calls(monkeypatch):
+    """Each call of the bot's reaction, as (the message's sender is support, answer)."""
+    calls = []
+    real = message_reactions._reactions["bot_answer"]
+
+    def recording(*, message, answer):
+        calls.append((message.is_support_sender, answer))
+        return real(message=message, answer=answer)
+
+    monkeypatch.setitem(message_reactions._reactions, "bot_answer", recording)
+    return calls
+
+
+def test_the_bots_answer_does_not_set_the_bot_off_again(alice, bot_room, bot_calls):
+    webhook_create(account=alice.user, event=EventType.MESSAGE_ADDED, target="https://x.test/h")
+    response = alice.client.post(
+        "/api/v1/messages/",
+        {"room": str(bot_room.uuid), "body": "How long does shipping take?"},
+        format="json",
+    )
+    assert (response.status_code, response.json()["support_answer"]) == (201, SHIPPING)
+    # Its answer went through message_create (its own message.added event), with no answer.
+    assert bot_calls == [(False, Answering.INLINE), (True, Answering.NONE)]
+    assert bot_room.messages.filter(is_support_sender=True).count() == 1
+    assert Event.objects.filter(type=EventType.MESSAGE_ADDED).count() == 2
+
+
+def test_answering_none_leaves_a_visitor_message_unanswered(alice, bot_room):
+    message = message_create(
+        account=alice.user, room=bot_room, answer="none", body="How long does shipping take?"
+    )
+    message.refresh_from_db()
+    assert message.support_answer is None
+    assert bot_room.messages.count() == 1
+
+
+def test_an_unknown_answering_is_refused(alice, bot_room):
+    with pytest.raises(ValueError, match="later"):
+        message_create(account=alice.user, room=bot_room, answer="later", body="Hi")
+    assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "headers, answer",
+    [({}, Answering.INLINE), ({"HTTP_IDEMPOTENCY_KEY": "k-1"}, Answering.BACKGROUND)],
+)
+def test_the_api_view_chooses_how_the_bot_answers(alice, bot_room, bot_calls, headers, answer):
+    response = alice.client.post(
+        "/api/v1/messages/", {"room": str(bot_room.uuid), "body": "Hi"}, format="json", **headers
+    )
+    assert response.status_code == 201
+    assert bot_calls[0] == (False, answer)
+
+
+@pytest.fixture
+def llm_on(monkeypatch, settings):
+    """The model is 'configured' (never called: the inline half is only captured here)."""
+    settings.BOT_ANSWER_BUDGET_SECONDS = 2.0
+    monkeypatch.setattr(bot_reactions, "llm_enabled", lambda: True)
+
+
+def inline_answers(callbacks):
+    return [c for c in callbacks if getattr(c, "func", None) is bot_reactions._answer_within_budget]
+
+
+def test_inline_answering_waits_for_the_model_after_the_commit(
+    alice, bot_room, llm_on, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        message = message_create(account=alice.user, room=bot_room, answer="inline", body="Hi")
+    assert len(inline_answers(callbacks)) == 1
+    [task] = DBTaskResult.objects.all()
+    assert task.args_kwargs["kwargs"] == {"message_id": message.pk}
+    # The background task is the fallback: due once the answer budget is over.
+    delay = (task.run_after - task.enqueued_at).total_seconds()
+    assert 1.5 < delay < 2.5
+
+
+def test_background_answering_leaves_the_answer_to_the_worker(
+    alice, bot_room, llm_on, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        message = message_create(account=alice.user, room=bot_room, answer="background", body="Hi")
+    assert inline_answers(callbacks) == []
+    [task] = DBTaskResult.objects.all()
+    assert task.args_kwargs["kwargs"] == {"message_id": message.pk}
+    assert task.task.run_after is None  # due at once: nobody waits for an inline answer
+
+
+def test_a_message_in_another_accounts_room_is_refused(alice, bob):
+    theirs = RoomFactory(account=bob.user)
+    with pytest.raises(OtherAccountError):
+        message_create(account=alice.user, room=theirs, answer="inline", body="Hi")
+    assert not Message.objects.exists()
+
+
+def test_an_event_of_another_account_is_refused(alice, bob):
+    theirs = RoomFactory(account=bob.user)
+    webhook_create(account=alice.user, event=EventType.CHAT_ADDED, target="https://x.test/h")
+    with transaction.atomic(), pytest.raises(OtherAccountError):
+        event_emit(account=alice.user, event=EventType.CHAT_ADDED, instance=theirs)
+    assert not Event.objects.exists()
+    # (Outside any transaction event_emit refuses too: the test below, outside pytest's.)
+
+
+def test_the_checks_hold_under_python_dash_o():
+    """Asserts vanish under `python -O`; the tenancy and transaction checks must not."""
+    script = textwrap.dedent(
+        """
+        import sys
+
+        import django
+
+        assert False, "asserts are on"  # removed by -O: execution goes on
+        django.setup()
+        from django.db import transaction
+
+        from accounts.models import User
+        from accounts.services import OtherAccountError
+        from messaging.services import message_create
+        from rooms.models import Room
+        from webhooks.services import event_emit
+
+        alice, theirs = User(pk=1), Room(pk=7, account_id=2)
+        try:
+            message_create(account=alice, room=theirs, answer="inline", body="Hi")
+        except OtherAccountError:
+            pass
+        else:
+            sys.exit("message_create took another account's room")
+        try:
+            event_emit(account=alice, event="chat.added", instance=theirs)
+        except transaction.TransactionManagementError:
+            pass
+        else:
+            sys.exit("event_emit ran outside a transaction")
+        print("checked", sys.flags.optimize)
+        """
+    )
+    environment = os.environ | {
+        "DJANGO_SETTINGS_MODULE": "askhandle.settings",
+        "SECRET_KEY": "test-only-secret-key",
+        # The checks come before any query: an empty in-memory database will do.
+        "DATABASE_URL": "sqlite://:memory:",
+    }
+    result = subprocess.run(
+        [sys.executable, "-O", "-c", script],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (result.returncode, result.stdout.strip()) == (0, "checked 1"), result.stderr
