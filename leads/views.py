@@ -48,7 +48,7 @@ class LeadViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
 
     def list(self, request, *args, **kwargs):
         # From the list fast path where it applies (docs/fast-lists.md), else DRF's own path.
-        response = fast_lists.page(self, self.get_queryset())
+        response = fast_lists.page(self)
         return response if response is not None else super().list(request, *args, **kwargs)
 
     def perform_create(self, serializer):

@@ -1,9 +1,10 @@
 """The list fast path, behind one boundary (docs/fast-lists.md).
 
-A list view calls `page(view, queryset)` first and takes DRF's own path when it answers None:
+A list view calls `page(view)` first and takes DRF's own path when it answers None:
 
     def list(self, request, *args, **kwargs):
-        return fast_lists.page(self, self.get_queryset()) or super().list(request, *args, **kwargs)
+        response = fast_lists.page(self)
+        return response if response is not None else super().list(request, *args, **kwargs)
 
 Apps hand their listed models in from `AppConfig.ready()` with `register()`. Everything else (the
 data versions and their triggers, day counters, page and group caches, rendering rows from the
@@ -16,8 +17,8 @@ from .registry import register
 __all__ = ["page", "register"]
 
 
-def page(view, queryset):
+def page(view):
     """The page from the fast path (an HttpResponse), or None: see pages.page."""
     from .pages import page as fast_page  # imports models: not before the apps are loaded
 
-    return fast_page(view, queryset)
+    return fast_page(view)

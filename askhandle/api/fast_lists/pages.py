@@ -3,7 +3,7 @@
 import logging
 
 from django.conf import settings
-from django.db import connections
+from django.db import connections, router
 from django.db.models import Subquery
 from django.http import HttpResponse
 from django.middleware.gzip import re_accepts_gzip
@@ -65,14 +65,15 @@ class _Counted:
         return getattr(self._rows, name)
 
 
-def page(view, queryset) -> HttpResponse | None:
-    """The page of `view` (a DRF list view) over `queryset` (its `get_queryset()`), rendered
-    from rows and counted from the day counters, kept per process under the account's data
-    version; None where the fast path does not apply (SQLite, a model not registered, a format
-    other than compact JSON, other filter backends): then the view takes DRF's path."""
+def page(view) -> HttpResponse | None:
+    """The page of `view` (a DRF list view), rendered from rows and counted from the day
+    counters, kept per process under the account's data version; None where the fast path does
+    not apply (SQLite, a model not registered, a format other than compact JSON, other filter
+    backends): then the view takes DRF's path. The view's `get_queryset()` is called only when
+    the page is not kept."""
     request = view.request
-    listed = listed_of(queryset.model)
-    connection = connections[queryset.db]
+    serializer_class = view.get_serializer_class()
+    listed = listed_of(serializer_class.Meta.model)
     renderer = getattr(request, "accepted_renderer", None)
     if (
         listed is None
@@ -80,8 +81,10 @@ def page(view, queryset) -> HttpResponse | None:
         or renderer.format != "json"
         or "indent" in request.accepted_media_type
         or any(not issubclass(b, DjangoFilterBackend) for b in view.filter_backends)
-        or not trusted(connection)
     ):
+        return None
+    connection = connections[router.db_for_read(listed.model)]
+    if not trusted(connection):
         return None
     account_id = request.user.pk
     token = _data_version(connection, account_id)
@@ -92,9 +95,12 @@ def page(view, queryset) -> HttpResponse | None:
         entry = pages.get(key)
         if entry is not None:
             return _response(request, renderer, entry.content, key, entry)
+    queryset = view.get_queryset()
+    if queryset.model is not listed.model:
+        return None
     rows, cleaned = _filtered(view, request, queryset)
     count = _count(listed, view.filterset_class, rows, cleaned, account_id)
-    plan = plan_for(view.get_serializer_class())
+    plan = plan_for(serializer_class)
     values = plan.rows(rows)
     paginator = view.paginator
     found = paginator.paginate_queryset(
