@@ -146,6 +146,17 @@ def test_a_field_a_plan_cannot_render_is_refused_at_once():
     with pytest.raises(ValueError, match="leads"):
         plan_for(Nested)
 
+    class Twice(serializers.ModelSerializer):
+        messages = MessageSerializer(many=True, read_only=True)
+        again = MessageSerializer(many=True, read_only=True, source="messages")
+
+        class Meta:
+            model = Room
+            fields = ["label", "messages", "again"]
+
+    with pytest.raises(ValueError, match="more than one nested group"):
+        plan_for(Twice)
+
 
 def request_with(query):
     return Request(APIRequestFactory().get("/api/v1/messages/", query))

@@ -80,6 +80,9 @@ class Plan:
                 self.items.append(
                     (field.field_name, self._getter(source), convert, needs_tz, False)
                 )
+        if len(self.nested) > 1:
+            # rows() reads one group version per row; two nested groups would need two.
+            raise ValueError(f"{serializer_class.__name__}: more than one nested group.")
         if self.nested:
             self._getter(self.model._meta.pk.name)
             self._getter(TOKEN)
