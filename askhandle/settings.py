@@ -263,6 +263,9 @@ CLIENT_ADDRESS_THROTTLE_RATE = os.environ.get("CLIENT_ADDRESS_THROTTLE_RATE", "1
 API_MAX_PAGE_SIZE = 1000
 # List pages answered again from memory while the account's data is unchanged (per worker
 # process, in bytes; 0 turns it off; PostgreSQL only). docs/fast-lists.md.
+# At most this many of a room's messages (its newest, oldest first) are nested in a room's
+# representation; the whole history pages through GET /messages/?room=<uuid> (docs/api.md).
+ROOM_MESSAGES_MAX = env_int("ROOM_MESSAGES_MAX", 100)
 API_PAGE_CACHE_BYTES = env_int("API_PAGE_CACHE_BYTES", 32 * 1024 * 1024)
 # Each room's rendered messages, kept while they have not changed, for the rooms list (per
 # worker process, in bytes; 0 turns it off; PostgreSQL only). docs/fast-lists.md.

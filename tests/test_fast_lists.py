@@ -116,8 +116,7 @@ def test_rows_render_what_the_serializer_renders(serializer_class, model, alice,
     if model is Message:
         queryset = queryset.select_related("room")
     if model is Room:
-        ordered = Message.objects.order_by("sent_at", "id")
-        queryset = queryset.prefetch_related(models.Prefetch("messages", queryset=ordered))
+        queryset = queryset.with_messages()
     renderer = JSONRenderer()
     plan = plan_for(serializer_class)
 
