@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "askhandle.api.fast_lists",
+    "askhandle.api.rate_limits",
     "accounts",
     "rooms",
     "messaging",
@@ -166,8 +167,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Throttle counters live in the cache, shared by every worker and host: Redis when REDIS_URL is set,
-# the database otherwise (its table is made by `manage.py createcachetable`).
+# Redis when REDIS_URL is set (rate-limit counters: askhandle/api/rate_limits), the database
+# otherwise (its table is made by `manage.py createcachetable`).
 if os.environ.get("REDIS_URL"):
     CACHES = {
         "default": {
