@@ -8,8 +8,7 @@ from knowledge.models import KnowledgeEntry
 from messaging.models import Message
 
 from .factories import RoomFactory
-from .test_bot_llm import FakeModel  # noqa: F401 (the fake endpoint)
-from .test_bot_llm import fake_model  # noqa: F401 (a fixture)
+from .test_bot_llm import fake_model  # noqa: F401 (a fixture: the fake model endpoint)
 
 URL = "/api/v1/messages/"
 SHIPPING = "We ship to the US and Canada; delivery takes 3 to 5 business days."
