@@ -39,6 +39,12 @@ class Message(models.Model):
     support_answer = models.TextField(null=True, blank=True)  # noqa: DJ001 (null is the contract)
     # The conversation was handed to a person / ended at this message.
     terminated = models.BooleanField(default=False)
+    # Where the bot's answer came from: the knowledge entries it answered from, as they were
+    # then (`[{"uuid", "question"}]`; kept on the row, so that no list joins for them, and an
+    # entry edited or deleted later does not rewrite what was answered), and the ranking's
+    # confidence in the best of them. [] and null until the bot answers; [] for a hand-off.
+    support_answer_sources = models.JSONField(default=list, db_default=[], blank=True)
+    support_answer_confidence = models.FloatField(null=True, blank=True)
 
     objects = MessageQuerySet.as_manager()
 
