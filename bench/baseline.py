@@ -24,7 +24,8 @@ import psycopg
 DSN = os.environ["BASELINE_DATABASE_URL"]
 MESSAGE_COLUMNS = (
     "m.uuid, r.uuid, r.label, m.body, m.nickname, m.email, m.phone_number, "
-    "m.is_support_sender, m.sent_at, m.support_answer, m.terminated"
+    "m.is_support_sender, m.sent_at, m.support_answer, m.terminated, "
+    "m.support_answer_sources, m.support_answer_confidence"
 )
 _local = threading.local()
 HANDOFF = "Let me connect you with a person."
@@ -55,6 +56,8 @@ def message_json(row):
         "sent_at": when(row[8]),
         "support_answer": row[9],
         "terminated": row[10],
+        "support_answer_sources": row[11],
+        "support_answer_confidence": row[12],
     }
 
 
