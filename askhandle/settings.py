@@ -332,6 +332,8 @@ BOT_ANSWER_BUDGET_SECONDS = env_float("BOT_ANSWER_BUDGET_SECONDS", 3)
 BOT_ANSWER_ATTEMPTS = env_int("BOT_ANSWER_ATTEMPTS", 5)
 BOT_CONFIDENCE_THRESHOLD = env_float("BOT_CONFIDENCE_THRESHOLD", 0.35)
 BOT_CONTEXT_MESSAGES = env_int("BOT_CONTEXT_MESSAGES", 6)
+# BLAS threads of the sentence encoder per process (0: the BLAS library's default, one per core).
+BOT_ENCODER_THREADS = env_int("BOT_ENCODER_THREADS", 1)
 BOT_LLM_URL = os.environ.get("BOT_LLM_URL", "")
 BOT_LLM_MODEL = os.environ.get("BOT_LLM_MODEL", "")
 BOT_LLM_API_KEY = os.environ.get("BOT_LLM_API_KEY", "")
