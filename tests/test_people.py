@@ -271,3 +271,34 @@ def test_rooms_waiting(alice, bob):
         handed_off,
         unanswered,
     ]
+
+
+# The API extension: POST /api/v1/rooms/<label>/hand_back/.
+
+
+@pytest.mark.parametrize("slash", ["/", ""])
+def test_hand_back_through_the_api(alice, shipping, slash):
+    room = RoomFactory(account=alice.user, is_bot_use=True)
+    post(alice, room, "Can I pay with Bitcoin on Saturdays?")
+    response = alice.client.post(f"/api/v1/rooms/{room.label}/hand_back{slash}")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["label"], body["uuid"], body["is_bot_use"]) == (room.label, str(room.uuid), True)
+    assert [m["is_support_sender"] for m in body["messages"]] == [False, True]
+    assert HandOff.objects.get().resolution == "handed_back"
+    assert post(alice, room, "How long does shipping take?")["support_answer"] == SHIPPING
+    # Again: nothing left to change.
+    assert alice.client.post(f"/api/v1/rooms/{room.label}/hand_back/").status_code == 200
+
+
+def test_hand_back_through_the_api_two_accounts(alice, bob, anon):
+    room = RoomFactory(account=alice.user, is_bot_use=True)
+    post(alice, room, "Can I pay with Bitcoin on Saturdays?")
+    url = f"/api/v1/rooms/{room.label}/hand_back/"
+    assert anon.post(url).status_code == 401
+    response = bob.client.post(url)
+    assert (response.status_code, response.json()) == (404, {"detail": "Not found."})
+    assert alice.client.get(url).status_code == 405
+    room.refresh_from_db()
+    assert room.is_bot_use is False
+    assert HandOff.objects.get().resolved_at is None
