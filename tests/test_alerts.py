@@ -19,6 +19,10 @@ from messaging.services import message_create
 
 from .factories import RoomFactory
 
+# Committed for real: the worker closes the connection between tasks, and "after the commit" is
+# then what it says.
+pytestmark = pytest.mark.django_db(transaction=True)
+
 UNANSWERABLE = "Can I pay with Bitcoin on Saturdays?"
 
 
