@@ -342,6 +342,33 @@ BOT_LLM_ENTRIES = env_int("BOT_LLM_ENTRIES", 5)
 # Sentence embeddings beside full-text search (knowledge/embedding.py), when the model is installed.
 BOT_EMBEDDINGS = env_bool("BOT_EMBEDDINGS", True)
 BOT_EMBEDDING_MODEL_DIR = os.environ.get("BOT_EMBEDDING_MODEL_DIR", "")
+# After a person replies in a room, the bot stays quiet there until the room is handed back
+# (docs/people.md).
+BOT_QUIET_AFTER_PERSON = env_bool("BOT_QUIET_AFTER_PERSON", True)
+
+# Email alerts to the account (docs/people.md): hand-offs and keyword notifications, sent by the
+# task worker. Printed on the console unless EMAIL_HOST names an SMTP server.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "askhandle@localhost")
+# Off: no alert emails at all (webhooks are unaffected).
+ALERT_EMAILS = env_bool("ALERT_EMAILS", True)
+# Per account and clock hour; beyond it alerts are dropped (and logged), so that no account can
+# fill the task queue with its emails.
+ALERT_EMAILS_PER_HOUR = env_int("ALERT_EMAILS_PER_HOUR", 60)
+# Tries of an alert email (a mail server that is down is tried again 1, 4, 16, ... minutes later).
+ALERT_EMAIL_ATTEMPTS = env_int("ALERT_EMAIL_ATTEMPTS", 5)
 
 LOGGING = {
     "version": 1,

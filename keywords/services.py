@@ -1,6 +1,7 @@
 from django.db import IntegrityError, transaction
 from rest_framework.exceptions import ValidationError
 
+from accounts.services import account_alert_send
 from askhandle.api.sql import select_rows
 from messaging.models import Message
 from webhooks.models import EventType
@@ -49,5 +50,17 @@ def keyword_notifications_record(*, message: Message) -> list[KeywordNotificatio
             account=message.account,
             event=EventType.KEYWORD_NOTIFICATION_ADDED,
             instance=notification,
+        )
+    if notifications:
+        # One email per message, whatever the number of its keywords.
+        words = ", ".join(repr(n.keyword) for n in notifications)
+        room = message.room
+        account_alert_send(
+            account=message.account,
+            subject=f"Keyword {words} in {room}",
+            body=(
+                f"A visitor wrote {words} in room {room.label!r} ({room.name or 'no name'}):\n\n"
+                f"{message.body}\n"
+            ),
         )
     return notifications
