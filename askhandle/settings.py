@@ -269,6 +269,14 @@ API_PAGE_CACHE_BYTES = env_int("API_PAGE_CACHE_BYTES", 32 * 1024 * 1024)
 API_ROOM_MESSAGES_CACHE_BYTES = env_int("API_ROOM_MESSAGES_CACHE_BYTES", 32 * 1024 * 1024)
 # How long a create's answer is replayed for a retry with the same Idempotency-Key.
 IDEMPOTENCY_KEY_TTL_SECONDS = env_int("IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 60 * 60)
+
+# Quotas per account (askhandle/api/quotas.py, docs/api.md#quotas): a create beyond one answers 400.
+# Every visitor message is matched against the account's keywords, and each match is a
+# notification with its webhook event and deliveries: both are bounded.
+KEYWORDS_PER_ACCOUNT = env_int("KEYWORDS_PER_ACCOUNT", 1000)
+KEYWORD_NOTIFICATIONS_PER_MESSAGE = env_int("KEYWORD_NOTIFICATIONS_PER_MESSAGE", 20)
+# The bot keeps each account's entry vectors in memory (about 1.5 MB per 1,000 entries).
+KNOWLEDGE_ENTRIES_PER_ACCOUNT = env_int("KNOWLEDGE_ENTRIES_PER_ACCOUNT", 2000)
 # An API key's last-used time is written at most this often, so reads stay reads.
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60
 
