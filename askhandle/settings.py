@@ -4,6 +4,7 @@ One module for every environment: production secrets have no default unless DEBU
 everything else has a default that works on a fresh machine (SQLite in ./db.sqlite3).
 """
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "rest_framework",
     "django_filters",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "askhandle.api.fast_lists",
@@ -87,6 +89,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out admin login into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "askhandle.urls"
@@ -159,6 +163,29 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+
+# Failed admin logins (accounts/login_limits.py, django-axes): after ADMIN_LOGIN_FAILURE_LIMIT
+# failures from one address or for one username, logins there are refused for
+# ADMIN_LOGIN_LOCKOUT_MINUTES, even with the right password. The API is not affected.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+ADMIN_LOGIN_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5)
+ADMIN_LOGIN_LOCKOUT_MINUTES = env_int("ADMIN_LOGIN_LOCKOUT_MINUTES", 15)
+AXES_FAILURE_LIMIT = ADMIN_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = dt.timedelta(minutes=ADMIN_LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # each on its own
+AXES_RESET_ON_SUCCESS = True
+# Attempts during a lock-out do not prolong it: it ends ADMIN_LOGIN_LOCKOUT_MINUTES after it began.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_VERBOSE = False
+AXES_ONLY_ADMIN_SITE = True
+AXES_WHITELIST_CALLABLE = "accounts.login_limits.outside_the_admin"
+AXES_CLIENT_IP_CALLABLE = "accounts.login_limits.client_address"
+AXES_LOCKOUT_CALLABLE = "accounts.login_limits.lockout_response"
+# Successful logins are not logged by Axes (the admin keeps its own history).
+AXES_DISABLE_ACCESS_LOG = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -273,6 +300,14 @@ API_PAGE_CACHE_BYTES = env_int("API_PAGE_CACHE_BYTES", 32 * 1024 * 1024)
 API_ROOM_MESSAGES_CACHE_BYTES = env_int("API_ROOM_MESSAGES_CACHE_BYTES", 32 * 1024 * 1024)
 # How long a create's answer is replayed for a retry with the same Idempotency-Key.
 IDEMPOTENCY_KEY_TTL_SECONDS = env_int("IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 60 * 60)
+
+# Quotas per account (askhandle/api/quotas.py, docs/api.md#quotas): a create beyond one answers 400.
+# Every visitor message is matched against the account's keywords, and each match is a
+# notification with its webhook event and deliveries: both are bounded.
+KEYWORDS_PER_ACCOUNT = env_int("KEYWORDS_PER_ACCOUNT", 1000)
+KEYWORD_NOTIFICATIONS_PER_MESSAGE = env_int("KEYWORD_NOTIFICATIONS_PER_MESSAGE", 20)
+# The bot keeps each account's entry vectors in memory (about 1.5 MB per 1,000 entries).
+KNOWLEDGE_ENTRIES_PER_ACCOUNT = env_int("KNOWLEDGE_ENTRIES_PER_ACCOUNT", 2000)
 # An API key's last-used time is written at most this often, so reads stay reads.
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60
 

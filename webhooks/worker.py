@@ -97,6 +97,8 @@ def delivery_send(delivery: Delivery) -> transport.Outcome:
 @transaction.atomic
 def delivery_record(delivery: Delivery, *, started_at, outcome: transport.Outcome) -> None:
     number = delivery.attempt_count
+    if not Delivery.objects.select_for_update().filter(pk=delivery.pk).values_list("pk"):
+        return  # deleted while it was being sent (a lead's purge): nothing left to record
     DeliveryAttempt.objects.create(
         delivery=delivery,
         number=number,
