@@ -1,10 +1,12 @@
 from django.contrib import admin
 
+from accounts.admin_scope import AccountScopedAdmin
+
 from .models import BotSettings, HandOff
 
 
 @admin.register(BotSettings)
-class BotSettingsAdmin(admin.ModelAdmin):
+class BotSettingsAdmin(AccountScopedAdmin):
     list_display = ["account", "greeting_message", "handoff_message"]
     search_fields = ["account__username"]
     list_select_related = ["account"]
@@ -12,7 +14,7 @@ class BotSettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(HandOff)
-class HandOffAdmin(admin.ModelAdmin):
+class HandOffAdmin(AccountScopedAdmin):
     """Conversations waiting for a person: the bot is off in their rooms."""
 
     list_display = ["room", "account", "reason", "question", "created_at"]

@@ -1,11 +1,13 @@
 from django.contrib import admin
 
+from accounts.admin_scope import AccountScopedAdmin
+
 from .models import KnowledgeEntry, tags_split
 from .services import knowledge_entry_create, knowledge_entry_update
 
 
 @admin.register(KnowledgeEntry)
-class KnowledgeEntryAdmin(admin.ModelAdmin):
+class KnowledgeEntryAdmin(AccountScopedAdmin):
     list_display = ["question", "account", "tags", "updated_at"]
     list_filter = ["updated_at", "created_at"]
     search_fields = ["question", "answer", "tags", "uuid"]
