@@ -6,6 +6,7 @@ a row of account B. A model admin added without account scoping fails here, and 
 whose model has no row maker below (add one: the matrix needs a row of each account).
 """
 
+import io
 from dataclasses import dataclass, field
 
 import pytest
@@ -13,6 +14,7 @@ from django.contrib import admin
 from django.contrib.admin.filters import RelatedFieldListFilter
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
+from django.core.management import CommandError, call_command
 from django.forms import ModelChoiceField
 from django.test import Client
 from django.urls import reverse
@@ -609,3 +611,38 @@ def test_an_account_login_itself_is_scoped_too(world):
         client.get(url(User, "changelist")).context["cl"].queryset.values_list("pk", flat=True)
     )
     assert users == mine.pks(User)
+
+
+# --- Letting an account's people in ------------------------------------------------------------
+
+
+def test_create_person_lets_one_of_an_accounts_people_into_its_admin(make_account):
+    alice, bob = make_account("alice"), make_account("bob")
+    mine, theirs = RoomFactory(account=alice.user), RoomFactory(account=bob.user)
+    support = Group.objects.create(name="Support")
+    support.permissions.set(Permission.objects.filter(codename__in=["view_room", "view_message"]))
+    err = io.StringIO()
+    call_command(
+        "create_person", "ann", "--account", "alice", "--password", "pw-ann-long-1",
+        "--group", "Support", stderr=err,
+    )  # fmt: skip
+    assert "staff login of account 'alice'" in err.getvalue()
+    ann = User.objects.get(username="ann")
+    assert (ann.account, ann.is_staff, ann.is_superuser) == (alice.user, True, False)
+
+    client = Client()
+    assert client.login(username="ann", password="pw-ann-long-1")
+    listed = client.get(url(Room, "changelist")).context["cl"].queryset
+    assert list(listed) == [mine]
+    assert is_missing(client.get(url(Room, "change", theirs.pk)))
+    assert client.get(url(Lead, "changelist")).status_code == 403  # not in its groups
+
+    for args, error in [
+        (["bea", "--account", "nobody"], "No account 'nobody'"),
+        (["bea", "--account", "ann"], "No account 'ann'"),
+        (["bea", "--account", "alice", "--group", "Admins"], "No group 'Admins'"),
+        (["ann", "--account", "alice"], "already exists"),
+    ]:
+        with pytest.raises(CommandError, match=error):
+            call_command("create_person", *args, stderr=io.StringIO())
+    assert not User.objects.filter(username="bea").exists()
