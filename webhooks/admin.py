@@ -2,6 +2,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import ngettext
 
+from accounts.admin_scope import AccountScopedAdmin, AccountScopedTabularInline
+
 from .models import Delivery, DeliveryAttempt, Webhook
 from .safety import check_target
 from .services import DeliveryInFlight, delivery_redeliver, webhook_secret_rotate
@@ -25,7 +27,7 @@ class WebhookAdminForm(forms.ModelForm):
 
 
 @admin.register(Webhook)
-class WebhookAdmin(admin.ModelAdmin):
+class WebhookAdmin(AccountScopedAdmin):
     form = WebhookAdminForm
     list_display = ["event", "target", "account", "is_active", "created_at"]
     list_filter = ["event", "is_active", "created_at"]
@@ -57,7 +59,8 @@ class WebhookAdmin(admin.ModelAdmin):
             )
 
 
-class DeliveryAttemptInline(admin.TabularInline):
+class DeliveryAttemptInline(AccountScopedTabularInline):
+    account_path = "delivery__webhook__account"
     model = DeliveryAttempt
     fields = ["number", "started_at", "status_code", "duration_ms", "error"]
     readonly_fields = fields
@@ -69,7 +72,8 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(AccountScopedAdmin):
+    account_path = "webhook__account"
     list_display = [
         "uuid",
         "event_type",
