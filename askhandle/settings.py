@@ -312,6 +312,14 @@ WEBHOOK_LEASE_SECONDS = max(env_float("WEBHOOK_LEASE_SECONDS", 60), WEBHOOK_TIME
 WEBHOOK_SECRET_GRACE = env_float("WEBHOOK_SECRET_GRACE", 24 * 3600)
 # Finished deliveries (with their attempt log) are deleted after this many days.
 WEBHOOK_LOG_RETENTION_DAYS = env_int("WEBHOOK_LOG_RETENTION_DAYS", 30)
+# Fair delivery: attempts in flight at once (across all workers) for one account, and for one
+# target (URL) of an account; a target whose attempts fail this many times in a row is backed
+# off as a whole (none of its deliveries is attempted until the backoff ends).
+WEBHOOK_ACCOUNT_CONCURRENCY = max(1, env_int("WEBHOOK_ACCOUNT_CONCURRENCY", 2))
+WEBHOOK_TARGET_CONCURRENCY = max(1, env_int("WEBHOOK_TARGET_CONCURRENCY", 1))
+WEBHOOK_TARGET_FAILURES = max(1, env_int("WEBHOOK_TARGET_FAILURES", 3))
+# Subscriptions per account; also the most deliveries one event can cause.
+WEBHOOK_MAX_SUBSCRIPTIONS = env_int("WEBHOOK_MAX_SUBSCRIPTIONS", 20)
 
 # Background work (the bot's answers that miss the inline budget) goes through Django's Tasks API,
 # stored in the database and run by `manage.py db_worker` (started by `./dev serve`).

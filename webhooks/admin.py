@@ -1,11 +1,17 @@
 from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import ngettext
+from rest_framework.exceptions import ValidationError as DRFValidationError
 
 from .models import Delivery, DeliveryAttempt, Webhook
 from .safety import check_target
-from .services import DeliveryInFlight, delivery_redeliver, webhook_secret_rotate
-from .signing import secret_generate
+from .services import (
+    DeliveryInFlight,
+    delivery_redeliver,
+    webhook_create,
+    webhook_quota_check,
+    webhook_secret_rotate,
+)
 
 
 class WebhookAdminForm(forms.ModelForm):
@@ -23,6 +29,16 @@ class WebhookAdminForm(forms.ModelForm):
             raise forms.ValidationError(str(exc)) from None
         return target
 
+    def clean(self):
+        cleaned = super().clean()
+        account = cleaned.get("account")
+        if self.instance.pk is None and account is not None:
+            try:
+                webhook_quota_check(account=account)
+            except DRFValidationError as exc:
+                raise forms.ValidationError(exc.detail["non_field_errors"]) from None
+        return cleaned
+
 
 @admin.register(Webhook)
 class WebhookAdmin(admin.ModelAdmin):
@@ -36,9 +52,14 @@ class WebhookAdmin(admin.ModelAdmin):
     actions = ["rotate_secret"]
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.secret = secret_generate()
-        super().save_model(request, obj, form, change)
+        if change:
+            super().save_model(request, obj, form, change)
+        else:
+            # Through the service, as the API (the quota, under the account's lock).
+            fields = dict(form.cleaned_data)
+            webhook = webhook_create(account=fields.pop("account"), **fields)
+            # The admin goes on with the instance its form built (the log, the redirect).
+            vars(obj).update(vars(webhook))
         if not change:
             self.message_user(
                 request,

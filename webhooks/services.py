@@ -1,3 +1,4 @@
+import hashlib
 import random
 from datetime import timedelta
 
@@ -5,7 +6,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from rest_framework import status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ValidationError
 
 from accounts.models import User
 from accounts.services import account_ownership_check
@@ -20,6 +21,20 @@ class DeliveryInFlight(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "This delivery is being attempted right now; try again in a minute."
     default_code = "delivery_in_flight"
+
+
+class SecretNotReplayed(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The signing secret is not shown again."
+    default_code = "secret_not_replayed"
+
+
+# The key under which a replayable create answer keeps a digest of the secret instead of it.
+SECRET_DIGEST = "secret_sha256"
+
+
+def secret_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def event_emit(*, account: User, event: str, instance) -> Event | None:
@@ -50,7 +65,30 @@ def event_emit(*, account: User, event: str, instance) -> Event | None:
     return recorded
 
 
+def webhook_quota_check(*, account: User) -> None:
+    """400 when the account has WEBHOOK_MAX_SUBSCRIPTIONS subscriptions already.
+
+    The quota also bounds the fan-out: one event makes at most one delivery per subscription.
+    """
+    limit = settings.WEBHOOK_MAX_SUBSCRIPTIONS
+    if Webhook.objects.filter(account=account).count() >= limit:
+        raise ValidationError(
+            {
+                "non_field_errors": [
+                    f"An account may have at most {limit} webhook subscriptions "
+                    "(WEBHOOK_MAX_SUBSCRIPTIONS). Delete one first."
+                ]
+            },
+            code="webhook_quota",
+        )
+
+
+@transaction.atomic
 def webhook_create(*, account: User, **fields) -> Webhook:
+    # The account's row is locked so that concurrent creates cannot both pass the quota
+    # (SQLite's write transactions already run one at a time).
+    User.objects.select_for_update().filter(pk=account.pk).values_list("pk").first()
+    webhook_quota_check(account=account)
     return Webhook.objects.create(account=account, secret=secret_generate(), **fields)
 
 
@@ -78,6 +116,11 @@ def delivery_redeliver(*, delivery: Delivery) -> Delivery:
     delivery.give_up_at = now + timedelta(seconds=settings.WEBHOOK_RETRY_WINDOW)
     delivery.completed_at = None
     delivery.save(update_fields=["status", "next_attempt_at", "give_up_at", "completed_at"])
+    # Asked for now: a backed-off target gets this attempt now (its other deliveries keep their
+    # times; a success ends the backoff).
+    Webhook.objects.filter(
+        account_id=delivery.webhook.account_id, target=delivery.webhook.target
+    ).update(target_backoff_until=None)
     return delivery
 
 
