@@ -1,6 +1,7 @@
 """A real HTTP server on 127.0.0.1 that records webhook deliveries and answers as scripted."""
 
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -72,3 +73,56 @@ class Receiver:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+@dataclass
+class BlackHole:
+    """A TCP server on 127.0.0.1 that accepts connections and never answers (nor reads)."""
+
+    connections: list = field(default_factory=list)
+    most_at_once: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    sock: socket.socket | None = None
+
+    def url(self, path: str = "/hook") -> str:
+        host, port = self.sock.getsockname()[:2]
+        return f"http://{host}:{port}{path}"
+
+    def start(self) -> "BlackHole":
+        self.sock = socket.create_server(("127.0.0.1", 0), backlog=128)
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return  # stopped
+            with self.lock:
+                self.connections.append(conn)
+                self.most_at_once = max(self.most_at_once, self._count_open())
+
+    def open_connections(self) -> int:
+        """Connections the other side has not closed yet (what they sent is read and dropped)."""
+        with self.lock:
+            return self._count_open()
+
+    def _count_open(self) -> int:
+        open_ = 0
+        for conn in self.connections:
+            conn.setblocking(False)
+            try:
+                while conn.recv(65536):
+                    pass
+            except BlockingIOError:
+                open_ += 1  # nothing more to read, and not closed
+            except OSError:
+                pass  # reset: closed
+        return open_
+
+    def stop(self) -> None:
+        self.sock.close()
+        with self.lock:
+            for conn in self.connections:
+                conn.close()

@@ -42,6 +42,8 @@ CLAIM_LOCK = 0x7765_6268  # "webh"
 # How many due deliveries a claim looks at per free slot, to find some of accounts and targets
 # that are not at their limits.
 CLAIM_WINDOW = 20
+# Each further look leaves out the accounts and targets the previous one filled up.
+CLAIM_ROUNDS = 4
 INTERRUPTED = "Interrupted: the worker stopped before the attempt finished (its lease lapsed)."
 
 
@@ -85,30 +87,40 @@ def deliveries_claim(*, limit: int) -> list[Delivery]:
                 Q(webhook__target_backoff_until__isnull=True)
                 | Q(webhook__target_backoff_until__lte=now)
             )
+            .order_by("next_attempt_at", "id")
         )
-        # Accounts and targets at their limit are left out by the query, so their backlog,
-        # however long, is not what the claim finds.
-        full = [a for a, count in per_account.items() if count >= account_limit]
-        if full:
-            due = due.exclude(webhook__account_id__in=full)
-        for (account_id, target), count in per_target.items():
-            if count >= target_limit and account_id not in full:
-                due = due.exclude(webhook__account_id=account_id, webhook__target=target)
-        candidates = (
-            due.order_by("next_attempt_at", "id")
-            .select_for_update(skip_locked=True, of=("self",))
-            .values_list("id", "webhook__account_id", "webhook__target")[: limit * CLAIM_WINDOW]
-        )
+        window = limit * CLAIM_WINDOW
         ids = []
-        for pk, account_id, target in candidates:
-            if per_account[account_id] < account_limit and (
-                per_target[account_id, target] < target_limit
-            ):
-                ids.append(pk)
-                per_account[account_id] += 1
-                per_target[account_id, target] += 1
-                if len(ids) == limit:
-                    break
+        for _ in range(CLAIM_ROUNDS):
+            # Accounts and targets at their limit are left out by the query, so their backlog,
+            # however long, is not what the claim finds.
+            candidates = due.exclude(id__in=ids)
+            full = [a for a, count in per_account.items() if count >= account_limit]
+            if full:
+                candidates = candidates.exclude(webhook__account_id__in=full)
+            for (account_id, target), count in per_target.items():
+                if count >= target_limit and account_id not in full:
+                    candidates = candidates.exclude(
+                        webhook__account_id=account_id, webhook__target=target
+                    )
+            rows = list(
+                candidates.select_for_update(skip_locked=True, of=("self",)).values_list(
+                    "id", "webhook__account_id", "webhook__target"
+                )[:window]
+            )
+            for pk, account_id, target in rows:
+                if per_account[account_id] < account_limit and (
+                    per_target[account_id, target] < target_limit
+                ):
+                    ids.append(pk)
+                    per_account[account_id] += 1
+                    per_target[account_id, target] += 1
+                    if len(ids) == limit:
+                        break
+            # Done when the slots are filled or the queue is; otherwise the window was one
+            # account's or target's backlog, now at its limit: look past it.
+            if len(ids) == limit or len(rows) < window:
+                break
         if not ids:
             return []
         Delivery.objects.filter(id__in=ids).update(
