@@ -318,8 +318,9 @@ WEBHOOK_LOG_RETENTION_DAYS = env_int("WEBHOOK_LOG_RETENTION_DAYS", 30)
 WEBHOOK_ACCOUNT_CONCURRENCY = max(1, env_int("WEBHOOK_ACCOUNT_CONCURRENCY", 2))
 WEBHOOK_TARGET_CONCURRENCY = max(1, env_int("WEBHOOK_TARGET_CONCURRENCY", 1))
 WEBHOOK_TARGET_FAILURES = max(1, env_int("WEBHOOK_TARGET_FAILURES", 3))
-# Subscriptions per account; also the most deliveries one event can cause.
-WEBHOOK_MAX_SUBSCRIPTIONS = env_int("WEBHOOK_MAX_SUBSCRIPTIONS", 20)
+# Quota (askhandle/api/quotas.py): subscriptions per account, so also the most deliveries one
+# event can cause.
+WEBHOOKS_PER_ACCOUNT = env_int("WEBHOOKS_PER_ACCOUNT", 20)
 
 # Background work (the bot's answers that miss the inline budget) goes through Django's Tasks API,
 # stored in the database and run by `manage.py db_worker` (started by `./dev serve`).

@@ -12,8 +12,7 @@ from webhooks.models import Delivery, Webhook
 from webhooks.safety import address_is_public
 
 QUOTA_ERROR = (
-    "An account may have at most {} webhook subscriptions (WEBHOOK_MAX_SUBSCRIPTIONS). "
-    "Delete one first."
+    "Limit reached: an account has at most {} webhook subscriptions (WEBHOOKS_PER_ACCOUNT)."
 )
 
 
@@ -37,7 +36,7 @@ def test_subscriptions_beyond_the_quota_are_refused_naming_the_limit(
         assert create(alice, f"{receiver.url}/{n}").status_code == 201
     response = create(alice, receiver.url)
     assert response.status_code == 400
-    assert response.json() == {"non_field_errors": [QUOTA_ERROR.format(20)]}
+    assert response.json() == {"detail": QUOTA_ERROR.format(20)}
     assert Webhook.objects.filter(account=alice.user).count() == 20
 
     post_message(alice, RoomFactory(account=alice.user))
@@ -52,15 +51,15 @@ def test_subscriptions_beyond_the_quota_are_refused_naming_the_limit(
 
 
 def test_the_quota_is_a_setting(alice, receiver, settings):
-    settings.WEBHOOK_MAX_SUBSCRIPTIONS = 2
+    settings.WEBHOOKS_PER_ACCOUNT = 2
     assert create(alice, receiver.url).status_code == 201
     assert create(alice, receiver.url).status_code == 201
     response = create(alice, receiver.url)
-    assert response.json() == {"non_field_errors": [QUOTA_ERROR.format(2)]}
+    assert response.json() == {"detail": QUOTA_ERROR.format(2)}
 
 
 def test_the_admin_keeps_the_quota_too(admin_client, alice, receiver, settings):
-    settings.WEBHOOK_MAX_SUBSCRIPTIONS = 1
+    settings.WEBHOOKS_PER_ACCOUNT = 1
     form = {"account": alice.user.pk, "event": "lead.added", "target": receiver.url,
             "is_active": "on", "disabled_reason": ""}  # fmt: skip
     assert admin_client.post("/admin/webhooks/webhook/add/", form).status_code == 302
@@ -77,7 +76,7 @@ def test_the_admin_keeps_the_quota_too(admin_client, alice, receiver, settings):
 def test_concurrent_creates_cannot_pass_the_quota_together(make_account, receiver, settings):
     import threading
 
-    settings.WEBHOOK_MAX_SUBSCRIPTIONS = 3
+    settings.WEBHOOKS_PER_ACCOUNT = 3
     settings.API_KEY_THROTTLE_RATE = settings.CLIENT_ADDRESS_THROTTLE_RATE = "off"
     alice = make_account("alice")
     statuses = []

@@ -1,7 +1,8 @@
 from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import ngettext
-from rest_framework.exceptions import ValidationError as DRFValidationError
+
+from askhandle.api.quotas import QuotaExceeded
 
 from .models import Delivery, DeliveryAttempt, Webhook
 from .safety import check_target
@@ -33,10 +34,11 @@ class WebhookAdminForm(forms.ModelForm):
         cleaned = super().clean()
         account = cleaned.get("account")
         if self.instance.pk is None and account is not None:
+            # The service refuses it too; here it is a form error rather than a failed save.
             try:
                 webhook_quota_check(account=account)
-            except DRFValidationError as exc:
-                raise forms.ValidationError(exc.detail["non_field_errors"]) from None
+            except QuotaExceeded as error:
+                self.add_error(None, str(error.detail))
         return cleaned
 
 

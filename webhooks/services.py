@@ -6,10 +6,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from rest_framework import status
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException
 
 from accounts.models import User
 from accounts.services import account_ownership_check
+from askhandle.api.quotas import quota_check
 from askhandle.api.sql import select_rows
 
 from .events import event_render
@@ -66,29 +67,23 @@ def event_emit(*, account: User, event: str, instance) -> Event | None:
 
 
 def webhook_quota_check(*, account: User) -> None:
-    """400 when the account has WEBHOOK_MAX_SUBSCRIPTIONS subscriptions already.
+    """Refuse a new subscription beyond WEBHOOKS_PER_ACCOUNT (askhandle.api.quotas).
 
     The quota also bounds the fan-out: one event makes at most one delivery per subscription.
     """
-    limit = settings.WEBHOOK_MAX_SUBSCRIPTIONS
-    if Webhook.objects.filter(account=account).count() >= limit:
-        raise ValidationError(
-            {
-                "non_field_errors": [
-                    f"An account may have at most {limit} webhook subscriptions "
-                    "(WEBHOOK_MAX_SUBSCRIPTIONS). Delete one first."
-                ]
-            },
-            code="webhook_quota",
-        )
+    quota_check(
+        account=account,
+        queryset=Webhook.objects.filter(account=account),
+        limit=settings.WEBHOOKS_PER_ACCOUNT,
+        adding=1,
+        noun="webhook subscriptions",
+        setting="WEBHOOKS_PER_ACCOUNT",
+    )
 
 
 @transaction.atomic
 def webhook_create(*, account: User, **fields) -> Webhook:
-    # The account's row is locked so that concurrent creates cannot both pass the quota
-    # (SQLite's write transactions already run one at a time).
-    User.objects.select_for_update().filter(pk=account.pk).values_list("pk").first()
-    webhook_quota_check(account=account)
+    webhook_quota_check(account=account)  # under the account's row lock, until the commit
     return Webhook.objects.create(account=account, secret=secret_generate(), **fields)
 
 

@@ -34,7 +34,8 @@ from .services import (
     create=extend_schema(
         description="Subscribe `target` to `event`. The answer carries the signing `secret`, "
         "shown only this once (and to a retry with the same `Idempotency-Key` while the secret "
-        "is unchanged). At most `WEBHOOK_MAX_SUBSCRIPTIONS` (20) subscriptions per account.",
+        "is unchanged). At most `WEBHOOKS_PER_ACCOUNT` (20) subscriptions per account (400 "
+        "beyond).",
         responses={
             201: WebhookWithSecretSerializer,
             409: OpenApiResponse(
