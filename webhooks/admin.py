@@ -49,7 +49,8 @@ class WebhookAdmin(admin.ModelAdmin):
     list_filter = ["event", "is_active", "created_at"]
     search_fields = ["target", "uuid"]
     list_select_related = ["account"]
-    readonly_fields = ["uuid", "created_at"]
+    # The target's health: failed attempts in a row, and the end of its backoff (docs/webhooks.md).
+    readonly_fields = ["uuid", "target_failures", "target_backoff_until", "created_at"]
     autocomplete_fields = ["account"]
     actions = ["rotate_secret"]
 
