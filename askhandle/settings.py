@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "askhandle.api.fast_lists",
+    "askhandle.api.rate_limits",
     "accounts",
     "rooms",
     "messaging",
@@ -166,8 +167,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Throttle counters live in the cache, shared by every worker and host: Redis when REDIS_URL is set,
-# the database otherwise (its table is made by `manage.py createcachetable`).
+# Redis when REDIS_URL is set (rate-limit counters: askhandle/api/rate_limits), the database
+# otherwise (its table is made by `manage.py createcachetable`).
 if os.environ.get("REDIS_URL"):
     CACHES = {
         "default": {
@@ -263,6 +264,9 @@ CLIENT_ADDRESS_THROTTLE_RATE = os.environ.get("CLIENT_ADDRESS_THROTTLE_RATE", "1
 API_MAX_PAGE_SIZE = 1000
 # List pages answered again from memory while the account's data is unchanged (per worker
 # process, in bytes; 0 turns it off; PostgreSQL only). docs/fast-lists.md.
+# At most this many of a room's messages (its newest, oldest first) are nested in a room's
+# representation; the whole history pages through GET /messages/?room=<uuid> (docs/api.md).
+ROOM_MESSAGES_MAX = env_int("ROOM_MESSAGES_MAX", 100)
 API_PAGE_CACHE_BYTES = env_int("API_PAGE_CACHE_BYTES", 32 * 1024 * 1024)
 # Each room's rendered messages, kept while they have not changed, for the rooms list (per
 # worker process, in bytes; 0 turns it off; PostgreSQL only). docs/fast-lists.md.

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts.views import ApiTokenView
 from askhandle.api import views as api_views
 from askhandle.api.routers import OptionalSlashRouter
+from bot.views import KnowledgeGapViewSet
 from keywords.views import KeywordNotificationViewSet, KeywordViewSet
 from knowledge.views import KnowledgeEntryViewSet
 from leads.views import LeadViewSet
@@ -22,6 +23,7 @@ router.register(
     "keyword_notifications", KeywordNotificationViewSet, basename="keyword-notification"
 )
 router.register("knowledge", KnowledgeEntryViewSet, basename="knowledge")
+router.register("knowledge_gaps", KnowledgeGapViewSet, basename="knowledge-gap")
 
 api_v1 = [
     re_path(r"^auth/api-token/?$", ApiTokenView.as_view(), name="api-token"),

@@ -5,6 +5,11 @@ Same SQL semantics as the server (an account's rows only, newest first, the exac
 key, active key, active account), the same response shape and links. It serves only what the
 benchmark asks (`limit`/`offset`, `room`, date-only `start_date`/`end_date`, a message POST) and
 validates only what it must. Run by bench/run.py under gunicorn with the server's settings.
+
+A message POST to a room with the bot on is a chat turn of a bare keyword bot, in one
+transaction: the key check, the best knowledge entry by PostgreSQL's full-text rank over the
+visitor's words, the visitor's message with that answer and the bot's message (or a hand-off,
+which turns the room's bot off, as the server does).
 """
 
 import datetime as dt
@@ -19,9 +24,12 @@ import psycopg
 DSN = os.environ["BASELINE_DATABASE_URL"]
 MESSAGE_COLUMNS = (
     "m.uuid, r.uuid, r.label, m.body, m.nickname, m.email, m.phone_number, "
-    "m.is_support_sender, m.sent_at, m.support_answer, m.terminated"
+    "m.is_support_sender, m.sent_at, m.support_answer, m.terminated, "
+    "m.support_answer_sources, m.support_answer_confidence"
 )
 _local = threading.local()
+HANDOFF = "Let me connect you with a person."
+ROOM_MESSAGES_MAX = 100
 
 
 def db():
@@ -48,6 +56,8 @@ def message_json(row):
         "sent_at": when(row[8]),
         "support_answer": row[9],
         "terminated": row[10],
+        "support_answer_sources": row[11],
+        "support_answer_confidence": row[12],
     }
 
 
@@ -151,14 +161,24 @@ def list_rooms(environ, account, params):
         [*args, limit, offset],
     ).fetchall()
     nested = {room[0]: [] for room in rooms}
+    counts = dict.fromkeys(nested, 0)
     if rooms:
+        # Each room's ROOM_MESSAGES_MAX newest messages, oldest first, and its message count.
         for row in conn.execute(
-            f"SELECT m.room_id, {MESSAGE_COLUMNS} FROM messaging_message m "
-            "JOIN rooms_room r ON r.id = m.room_id WHERE m.room_id = ANY(%s) "
-            "ORDER BY m.sent_at, m.id",
-            [list(nested)],
+            f"SELECT m.room_id, {MESSAGE_COLUMNS} FROM rooms_room r CROSS JOIN LATERAL ("
+            "  SELECT * FROM messaging_message WHERE room_id = r.id "
+            "  ORDER BY sent_at DESC, id DESC LIMIT %s) m "
+            "WHERE r.id = ANY(%s) ORDER BY m.sent_at, m.id",
+            [ROOM_MESSAGES_MAX, list(nested)],
         ):
             nested[row[0]].append(message_json(row[1:]))
+        counts |= dict(
+            conn.execute(
+                "SELECT room_id, COUNT(*) FROM messaging_message WHERE room_id = ANY(%s) "
+                "GROUP BY room_id",
+                [list(nested)],
+            ).fetchall()
+        )
     results = [
         {
             "label": room[1],
@@ -171,6 +191,7 @@ def list_rooms(environ, account, params):
             "is_scheduling_only": room[8],
             "created_at": when(room[9]),
             "messages": nested[room[0]],
+            "message_count": counts[room[0]],
         }
         for room in rooms
     ]
@@ -209,25 +230,50 @@ def create_message(environ, account):
     conn = db()
     with conn.transaction():
         found = conn.execute(
-            "SELECT id FROM rooms_room WHERE account_id = %s AND uuid = %s", (account, room_uuid)
+            "SELECT id, is_bot_use FROM rooms_room WHERE account_id = %s AND uuid = %s",
+            (account, room_uuid),
         ).fetchone()
         if found is None:
             return None
+        room_id, bot = found
+        support = bool(data.get("is_support_sender", False))
+        answer = None
+        if bot and not support:
+            # The keyword bot: the best entry by full-text rank over any of the words.
+            best = conn.execute(
+                "SELECT answer FROM knowledge_knowledgeentry, "
+                "replace(plainto_tsquery('english', %s)::text, '&', '|')::tsquery q "
+                "WHERE account_id = %s AND search_vector @@ q "
+                "ORDER BY ts_rank(search_vector, q) DESC, id LIMIT 1",
+                (body, account),
+            ).fetchone()
+            answer = best[0] if best else HANDOFF
+            if best is None:
+                conn.execute("UPDATE rooms_room SET is_bot_use = false WHERE id = %s", (room_id,))
         row = conn.execute(
             "INSERT INTO messaging_message (uuid, account_id, room_id, body, nickname, email, "
             "phone_number, is_support_sender, sent_at, support_answer, terminated) "
-            "VALUES (gen_random_uuid(), %s, %s, %s, %s, %s, %s, %s, now(), NULL, false) "
+            "VALUES (gen_random_uuid(), %s, %s, %s, %s, %s, %s, %s, now(), %s, %s) "
             "RETURNING id",
             (
                 account,
-                found[0],
+                room_id,
                 body,
                 data.get("nickname") or "",
                 data.get("email") or "",
                 data.get("phone_number") or "",
-                bool(data.get("is_support_sender", False)),
+                support,
+                answer,
+                answer == HANDOFF,
             ),
         ).fetchone()
+        if answer is not None:
+            conn.execute(
+                "INSERT INTO messaging_message (uuid, account_id, room_id, body, nickname, "
+                "email, phone_number, is_support_sender, sent_at, support_answer, terminated) "
+                "VALUES (gen_random_uuid(), %s, %s, %s, 'Bot', '', '', true, now(), NULL, false)",
+                (account, room_id, answer),
+            )
         full = conn.execute(
             f"SELECT {MESSAGE_COLUMNS} FROM messaging_message m "
             "JOIN rooms_room r ON r.id = m.room_id WHERE m.id = %s",

@@ -35,6 +35,13 @@ OTHER_ACCOUNTS = 9
 OTHER_ROOMS = 100
 BUSY_SHARE = 0.9  # of the messages (and leads) belong to the busy account
 HISTORY_DAYS = 365
+RAISED_RATE = "100000000/min"
+LIMITS_OFF = [("API_KEY_THROTTLE_RATE", "off"), ("CLIENT_ADDRESS_THROTTLE_RATE", "off")]
+# The chat turn: visitor messages to CHAT_ROOMS rooms of the busy account, the bot answering from
+# a knowledge base of CHAT_ENTRIES entries (bench/bot_knowledge.py and product filler, with
+# their embeddings).
+CHAT_ROOMS = 500
+CHAT_ENTRIES = 1000
 
 
 # Seeding: SQL only (generate_series), triggers off, counters rebuilt once at the end.
@@ -119,20 +126,31 @@ def seed(dsn: str, messages: int) -> dict:
                     "step": HISTORY_DAYS * 86400 * 1000 // n_leads,
                 },
             )
+            if index == 0:
+                conn.execute(
+                    "INSERT INTO rooms_room (uuid, account_id, label, name, is_bot_use, "
+                    "greeting_message, is_confirmed_form, is_scheduling_only, created_at) "
+                    "SELECT gen_random_uuid(), %(user)s, 'chat-' || g, 'Chat ' || g, true, '', "
+                    "false, false, %(now)s - interval '400 days' "
+                    "FROM generate_series(0, %(rooms)s - 1) g",
+                    {"user": user_id, "now": now, "rooms": CHAT_ROOMS},
+                )
         conn.execute("SET session_replication_role = origin")
     manage("rebuild_counts", dsn=dsn)
+    chat_bodies = seed_chat(dsn, keys["busy"][0])
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
         busy_id = keys["busy"][0]
         # The newest room for the room filter; POSTs go to the oldest (off the first pages).
         room, post_room = (
             conn.execute(
-                f"SELECT uuid FROM rooms_room WHERE account_id = %s ORDER BY created_at {order} "
-                "LIMIT 1",
+                "SELECT uuid FROM rooms_room WHERE account_id = %s AND label LIKE 'room-%%' "
+                f"ORDER BY created_at {order} LIMIT 1",
                 (busy_id,),
             ).fetchone()[0]
             for order in ("DESC", "ASC")
         )
+        conn.execute("UPDATE rooms_room SET is_bot_use = false WHERE uuid = %s", (post_room,))
         total = conn.execute(
             "SELECT COUNT(*) FROM messaging_message WHERE account_id = %s", (busy_id,)
         ).fetchone()[0]
@@ -154,7 +172,57 @@ def seed(dsn: str, messages: int) -> dict:
         "depth": depth,
         "deep_cursor": LimitOffsetPagination.encode_cursor(list(deep)),
         "today": now.date(),
+        "chat_bodies": str(chat_bodies),
+        "busy_id": busy_id,
     }
+
+
+def seed_chat(dsn: str, user_id: int) -> Path:
+    """The busy account's knowledge base (imported as a user would: `import_knowledge`, which
+    makes the entries' embeddings), and the file of chat-turn bodies: each answerable question
+    of bench/bot_knowledge.py to the chat rooms in turn."""
+    sys.path.insert(0, str(BENCH))
+    from bot_eval import filler_entries
+    from bot_knowledge import ENTRIES
+
+    entries = [{"question": q, "answer": a, "tags": t} for q, a, t, _ in ENTRIES]
+    entries += [
+        {"question": q, "answer": a, "tags": t}
+        for q, a, t in filler_entries(CHAT_ENTRIES - len(entries))
+    ]
+    knowledge = BENCH / ".chat-knowledge.json"
+    knowledge.write_text(json.dumps(entries))
+    manage("import_knowledge", str(knowledge), "--account", "busy", dsn=dsn)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        # The message POSTs of the other loads go to a room without the bot, as before.
+        rooms = [
+            str(row[0])
+            for row in conn.execute(
+                "SELECT uuid FROM rooms_room WHERE account_id = %s AND label LIKE 'chat-%%' "
+                "ORDER BY id",
+                (user_id,),
+            )
+        ]
+    questions = [q for _, _, _, asked in ENTRIES for q in asked]
+    bodies = BENCH / ".chat-bodies.jsonl"
+    bodies.write_text(
+        "".join(
+            json.dumps({"room": {"uuid": rooms[i % len(rooms)]}, "body": question, "nickname": "V"})
+            + "\n"
+            for i, question in enumerate(questions * (len(rooms) // len(questions) + 1))
+        )
+    )
+    return bodies
+
+
+def chat_reset(dsn: str, user_id: int) -> None:
+    """The bot on again in every chat room (a hand-off turns it off) before a chat-turn run."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE rooms_room SET is_bot_use = true WHERE account_id = %s "
+            "AND label LIKE 'chat-%%' AND NOT is_bot_use",
+            (user_id,),
+        )
 
 
 def manage(*args, dsn):
@@ -175,10 +243,10 @@ def server_env(dsn, extra=()):
         "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(40),
         "ALLOWED_HOSTS": "127.0.0.1",
         "LOG_LEVEL": "WARNING",
-        # The per-key and per-address rate limits would answer the load with 429s (and cost a
-        # cache round trip each); the baseline has none either.
-        "API_KEY_THROTTLE_RATE": "off",
-        "CLIENT_ADDRESS_THROTTLE_RATE": "off",
+        # The defaults' rate limiting (what ./dev serve and the compose stack run), with counts
+        # no load here reaches: measured as users run it (`--also-limits-off` beside it).
+        "API_KEY_THROTTLE_RATE": RAISED_RATE,
+        "CLIENT_ADDRESS_THROTTLE_RATE": RAISED_RATE,
         "DEBUG": "",
     }
     env.update(dict(extra))
@@ -235,11 +303,16 @@ class Gunicorn:
 # A GET endpoint with every WRITE_EVERY-th request a POST of a message (the body given): pages
 # cached by the server are invalidated as a polling frontend's would be while visitors write.
 MIXED = "GET+POST"
+# POSTs of the lines of a file in turn (bench/wrk/report.lua's BENCH_BODIES): the chat turn.
+CHAT = "CHAT"
+CHAT_CONNECTIONS = (16, 64)
 WRITE_EVERY = 10
 
 
 def wrk(url, *, connections, duration, token, method="GET", body=""):
     env = {**os.environ, "BENCH_TOKEN": token, "BENCH_METHOD": method, "BENCH_BODY": body}
+    if method == CHAT:
+        env |= {"BENCH_METHOD": "POST", "BENCH_BODY": "", "BENCH_BODIES": body}
     if method == MIXED:
         env |= {
             "BENCH_METHOD": "GET",
@@ -311,6 +384,7 @@ def endpoints(data):
         ("POST message", "/api/v1/messages/", "POST", post, True),
         (f"messages + {100 // WRITE_EVERY}% POST", "/api/v1/messages/?limit=20", MIXED, post, True),
         (f"rooms + {100 // WRITE_EVERY}% POST", "/api/v1/rooms/?limit=20", MIXED, post, True),
+        ("chat turn", "/api/v1/messages/", CHAT, data["chat_bodies"], True),
         (
             f"offset {data['depth']}",
             f"/api/v1/messages/?limit=20&offset={data['depth']}",
@@ -355,6 +429,10 @@ def run_scale(messages, args, gunicorn_args, dsn):
     env = server_env(dsn, [item.split("=", 1) for item in args.server_env])
     server = Gunicorn("askhandle.wsgi", args.port, gunicorn_args, env, ROOT)
     baseline = Gunicorn("baseline:app", args.port + 1, gunicorn_args, env, BENCH)
+    limits_off = None
+    if args.also_limits_off:
+        off_env = server_env(dsn, [*[i.split("=", 1) for i in args.server_env], *LIMITS_OFF])
+        limits_off = Gunicorn("askhandle.wsgi", args.port + 2, gunicorn_args, off_env, ROOT)
     rows = []
     try:
         check_same_answers(server, baseline, data)
@@ -362,13 +440,17 @@ def run_scale(messages, args, gunicorn_args, dsn):
             wrk(target.url + "/api/v1/messages/", connections=4, duration=2, token=data["key"])
         selected = [e for e in endpoints(data) if not args.only or e[0] in args.only]
         for index, (name, path, method, body, with_baseline) in enumerate(selected):
-            for connections in args.connections:
+            for connections in CHAT_CONNECTIONS if method == CHAT else args.connections:
                 targets = [("server", server)] + ([("baseline", baseline)] if with_baseline else [])
+                if limits_off is not None:
+                    targets.append(("limits off", limits_off))
                 results = {label: [] for label, _ in targets}
                 for round_ in range(args.rounds):
                     # Alternate who goes first, so drift on the shared machine hits both alike.
                     order = targets if (index + round_) % 2 == 0 else targets[::-1]
                     for label, target in order:
+                        if method == CHAT:
+                            chat_reset(dsn, data["busy_id"])
                         results[label].append(
                             wrk(
                                 target.url + path,
@@ -396,6 +478,8 @@ def run_scale(messages, args, gunicorn_args, dsn):
     finally:
         server.stop()
         baseline.stop()
+        if limits_off is not None:
+            limits_off.stop()
     return rows
 
 
@@ -438,6 +522,12 @@ def format_row(row):
             f" | baseline {base['rps']:7.0f} req/s p50 {base['p50_ms']:7.2f} ms "
             f"err {base['errors']} | ratio {server['rps'] / base['rps']:.2f}x"
         )
+    if "limits off" in row:
+        off = row["limits off"]
+        text += (
+            f" | limits off {off['rps']:7.0f} req/s p50 {off['p50_ms']:7.2f} ms "
+            f"(defaults at {server['rps'] / off['rps']:.2f}x of it)"
+        )
     return text
 
 
@@ -450,8 +540,10 @@ def markdown(rows, args, gunicorn_args, started):
         "alternating round(s).",
         "",
         "| messages | endpoint | conns | server req/s | p50 ms | p99 ms | errors "
-        "| baseline req/s | p50 ms | p99 ms | errors | ratio (req/s) |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| baseline req/s | p50 ms | p99 ms | errors | ratio (req/s) |"
+        + (" limits off req/s | defaults / off |" if args.also_limits_off else ""),
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        + ("---:|---:|" if args.also_limits_off else ""),
     ]
     for row in rows:
         if "memory" in row:
@@ -476,6 +568,9 @@ def markdown(rows, args, gunicorn_args, started):
             ]
         else:
             cells += ["", "", "", "", ""]
+        if "limits off" in row:
+            off = row["limits off"]
+            cells += [f"{off['rps']:.0f}", f"{server['rps'] / off['rps']:.2f}x"]
         lines.append("| " + " | ".join(cells) + " |")
     flat = flatness(rows)
     if flat:
@@ -555,6 +650,11 @@ def main():
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument(
         "--only", default="", help='endpoints by name, comma-separated (e.g. "messages,rooms")'
+    )
+    parser.add_argument(
+        "--also-limits-off",
+        action="store_true",
+        help="also the server with the rate limits off (port+2), reported beside the defaults",
     )
     parser.add_argument("--memory", type=int, default=0, help="requests for the RSS check")
     parser.add_argument("--port", type=int, default=18201, help="server; baseline on port+1")

@@ -18,11 +18,27 @@ CONTEXT_VISITOR_MESSAGES = 2
 
 @dataclass(frozen=True)
 class Answer:
+    """The bot's answer to a visitor message, and where it comes from: `sources` are the
+    knowledge entries it was made from (`{"uuid", "question"}`, stored on the message as
+    `support_answer_sources`; none for a hand-off), `confidence` the ranking's confidence in the
+    best entry found (`support_answer_confidence`; for a hand-off, the best one below the
+    threshold, 0 with none)."""
+
     text: str
     handoff: bool = False
     reason: str = ""
-    entry_id: int | None = None
+    sources: tuple[dict, ...] = ()
     confidence: float = 0.0
+
+
+def answer_sources(matches: list[Match]) -> tuple[dict, ...]:
+    """The entries of `matches` as an answer's sources, as they are now (a later edit of an
+    entry does not rewrite what was answered)."""
+    return tuple({"uuid": str(m.entry.uuid), "question": m.entry.question} for m in matches)
+
+
+def best_confidence(matches: list[Match]) -> float:
+    return round(max((m.confidence for m in matches), default=0.0), 4)
 
 
 def handoff_message(account_id: int) -> str:
@@ -59,12 +75,16 @@ def builtin_answer(message: Message, history: list[Message]) -> Answer:
     matches = builtin_matches(message, history)
     best = matches[0] if matches else None
     if best is not None and best.confidence >= settings.BOT_CONFIDENCE_THRESHOLD:
-        return Answer(text=best.entry.answer, entry_id=best.entry.pk, confidence=best.confidence)
+        return Answer(
+            text=best.entry.answer,
+            sources=answer_sources([best]),
+            confidence=best_confidence([best]),
+        )
     return Answer(
         text=handoff_message(message.account_id),
         handoff=True,
         reason=HandOff.Reason.LOW_CONFIDENCE,
-        confidence=best.confidence if best else 0.0,
+        confidence=best_confidence(matches),
     )
 
 
@@ -90,11 +110,17 @@ def llm_messages(message: Message, history: list[Message], matches: list[Match])
 
 
 def llm_answer(message: Message, history: list[Message], *, timeout: float) -> Answer:
-    """The model's answer from the best entries; raises LlmError (or LlmTimeout) on failure."""
+    """The model's answer from the best entries; raises LlmError (or LlmTimeout) on failure.
+
+    Its sources are the entries the model was given (it is asked to answer from them only; which
+    of them it used, it does not say), its confidence the ranking's in the best of them."""
     matches = builtin_matches(message, history, limit=settings.BOT_LLM_ENTRIES)
     text = llm_chat(messages=llm_messages(message, history, matches), timeout=timeout)
     if text.strip().strip(".").upper() == LLM_HANDOFF:
         return Answer(
-            text=handoff_message(message.account_id), handoff=True, reason=HandOff.Reason.LLM
+            text=handoff_message(message.account_id),
+            handoff=True,
+            reason=HandOff.Reason.LLM,
+            confidence=best_confidence(matches),
         )
-    return Answer(text=text)
+    return Answer(text=text, sources=answer_sources(matches), confidence=best_confidence(matches))

@@ -49,6 +49,10 @@ class HandOff(models.Model):
     )
     reason = models.CharField(max_length=32, choices=Reason.choices)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # The sentence embedding of the visitor's message, after a digest of the text it was made
+    # from: made when the knowledge gaps are first listed (bot/selectors.py), to group the
+    # questions that ask the same thing. Null until then, or without the embedding model.
+    embedding = models.BinaryField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = "hand-off"
@@ -59,3 +63,12 @@ class HandOff(models.Model):
 
     def __str__(self):
         return f"Hand-off of {self.room} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class KnowledgeGap(HandOff):
+    """The admin's view of an account's hand-offs as knowledge gaps: the questions the bot could
+    not answer, grouped by meaning (bot/selectors.py). No table of its own."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "knowledge gap"

@@ -45,13 +45,19 @@ def message_answer_apply(*, message: Message, answer: Answer) -> bool:
     yet, so the inline and background answerers can race safely; the winner appends the answer
     to the room as a support message and, for a hand-off, hands the room to a person.
     """
-    won = Message.objects.filter(pk=message.pk, support_answer__isnull=True).update(
-        support_answer=answer.text, terminated=answer.handoff
-    )
+    fields = {
+        "support_answer": answer.text,
+        "terminated": answer.handoff,
+        # Where it comes from: part of the same conditional write, so only the winner's.
+        "support_answer_sources": list(answer.sources),
+        "support_answer_confidence": answer.confidence,
+    }
+    won = Message.objects.filter(pk=message.pk, support_answer__isnull=True).update(**fields)
     if not won:
-        message.refresh_from_db(fields=["support_answer", "terminated"])
+        message.refresh_from_db(fields=list(fields))
         return False
-    message.support_answer, message.terminated = answer.text, answer.handoff
+    for name, value in fields.items():
+        setattr(message, name, value)
     # A message like any other (its webhook event, its place in the room), but the bot does not
     # answer its own answer.
     message_create(

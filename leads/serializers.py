@@ -30,6 +30,7 @@ class LeadExportSerializer(serializers.Serializer):
         many=True,
         read_only=True,
         help_text="The rooms whose messages carry the lead's email or phone number, newest "
-        "first, each with all its messages.",
+        "first, each with its newest messages and `message_count` as in `GET /rooms/`; the "
+        "rest of a room's messages page through `GET /messages/?room=<uuid>`.",
     )
     exported_at = serializers.DateTimeField(read_only=True)

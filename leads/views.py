@@ -1,4 +1,3 @@
-from django.db.models import Prefetch
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
@@ -9,7 +8,6 @@ from askhandle.api import fast_lists
 from askhandle.api.constants import UUID_PATH_REGEX
 from askhandle.api.schema import ERROR_RESPONSES
 from idempotency.decorators import IdempotentCreateMixin
-from messaging.models import Message
 
 from .filters import LeadFilter
 from .models import Lead
@@ -77,7 +75,6 @@ class LeadViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     @action(detail=True, methods=["get"], filter_backends=[])
     def export(self, request, *args, **kwargs):
         lead = self.get_object()
-        messages = Message.objects.order_by("sent_at", "id")
-        rooms = lead_rooms(lead=lead).prefetch_related(Prefetch("messages", queryset=messages))
+        rooms = lead_rooms(lead=lead).with_messages()
         data = {"lead": lead, "rooms": rooms, "exported_at": timezone.now()}
         return Response(LeadExportSerializer(data, context=self.get_serializer_context()).data)

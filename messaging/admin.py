@@ -48,7 +48,13 @@ class MessageAdmin(admin.ModelAdmin):
     date_hierarchy = "sent_at"
     list_select_related = ["room"]
     # The account is the room's: never chosen separately, so the two cannot disagree.
-    readonly_fields = ["uuid", "account", "sent_at"]
+    readonly_fields = [
+        "uuid",
+        "account",
+        "sent_at",
+        "support_answer_sources",
+        "support_answer_confidence",
+    ]
     autocomplete_fields = ["room"]
 
     def get_readonly_fields(self, request, obj=None):

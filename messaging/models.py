@@ -2,7 +2,22 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
+
+
+class MessageQuerySet(models.QuerySet):
+    def newest_per_room(self, limit: int):
+        """Each room's `limit` newest messages, oldest first (what a room nests: docs/api.md)."""
+        newest_first = Window(
+            RowNumber(), partition_by=F("room_id"), order_by=[F("sent_at").desc(), F("id").desc()]
+        )
+        return (
+            self.annotate(room_newest_rank=newest_first)
+            .filter(room_newest_rank__lte=limit)
+            .order_by("sent_at", "id")
+        )
 
 
 class Message(models.Model):
@@ -24,6 +39,14 @@ class Message(models.Model):
     support_answer = models.TextField(null=True, blank=True)  # noqa: DJ001 (null is the contract)
     # The conversation was handed to a person / ended at this message.
     terminated = models.BooleanField(default=False)
+    # Where the bot's answer came from: the knowledge entries it answered from, as they were
+    # then (`[{"uuid", "question"}]`; kept on the row, so that no list joins for them, and an
+    # entry edited or deleted later does not rewrite what was answered), and the ranking's
+    # confidence in the best of them. [] and null until the bot answers; [] for a hand-off.
+    support_answer_sources = models.JSONField(default=list, db_default=[], blank=True)
+    support_answer_confidence = models.FloatField(null=True, blank=True)
+
+    objects = MessageQuerySet.as_manager()
 
     class Meta:
         ordering = ["-sent_at", "-id"]

@@ -3,6 +3,7 @@ import uuid
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import build_basic_type, build_object_type
 from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from askhandle.api.serializers import ModelSerializer
@@ -72,8 +73,34 @@ class RoomReferenceFieldSchema(OpenApiSerializerFieldExtension):
         }
 
 
+class AnswerSourceSerializer(serializers.Serializer):
+    """One knowledge entry the bot's answer came from, as it was when answered (only its schema:
+    the sources are stored on the message as this JSON)."""
+
+    uuid = serializers.UUIDField(help_text="The knowledge entry's uuid.")
+    question = serializers.CharField(help_text="Its question when the bot answered.")
+
+
+@extend_schema_field(AnswerSourceSerializer(many=True))
+class AnswerSourcesField(serializers.JSONField):
+    """The stored list as it is (a plain JSON field for the list fast path too)."""
+
+
 class MessageSerializer(ModelSerializer):
     room = RoomReferenceField()
+    support_answer_sources = AnswerSourcesField(
+        read_only=True,
+        help_text="(Extension) The knowledge entries the bot answered from: the best entry for "
+        "the built-in answerer, the entries given to the model for the LLM answerer; empty for "
+        "a hand-off and for a message the bot has not answered.",
+    )
+    support_answer_confidence = serializers.FloatField(
+        read_only=True,
+        allow_null=True,
+        help_text="(Extension) The bot's confidence in its best knowledge entry, 0 to 1 (for a "
+        "hand-off, that of the best entry it found, below the threshold); null until the bot "
+        "answers.",
+    )
 
     class Meta:
         model = Message
@@ -88,5 +115,7 @@ class MessageSerializer(ModelSerializer):
             "sent_at",
             "support_answer",
             "terminated",
+            "support_answer_sources",
+            "support_answer_confidence",
         ]
         read_only_fields = ["uuid", "sent_at", "support_answer", "terminated"]

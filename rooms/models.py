@@ -3,7 +3,28 @@ import uuid
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Count, OuterRef, Prefetch, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
+
+from messaging.models import Message
+
+
+class RoomQuerySet(models.QuerySet):
+    def with_messages(self):
+        """Rooms as the API renders them: each with its total `message_count` and its
+        ROOM_MESSAGES_MAX newest messages, oldest first (every answer is bounded: docs/api.md)."""
+        total = (
+            Message.objects.filter(room=OuterRef("pk"))
+            .order_by()
+            .values("room")
+            .annotate(total=Count("pk"))
+            .values("total")
+        )
+        newest = Message.objects.newest_per_room(settings.ROOM_MESSAGES_MAX)
+        return self.annotate(message_count=Coalesce(Subquery(total), 0)).prefetch_related(
+            Prefetch("messages", queryset=newest)
+        )
 
 
 class Room(models.Model):
@@ -28,6 +49,8 @@ class Room(models.Model):
     lead = models.ForeignKey(
         "leads.Lead", on_delete=models.SET_NULL, null=True, blank=True, related_name="rooms"
     )
+
+    objects = RoomQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

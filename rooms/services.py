@@ -53,6 +53,7 @@ def room_create(*, account: User, label: str | None = None, **fields) -> Room:
         fields["greeting_message"] = room_greetings.for_account(account)
     for _ in range(LABEL_ATTEMPTS if label is None else 1):
         room = Room(account=account, label=label or room_label_generate(), **fields)
+        room.message_count = 0  # what the API renders of a room (RoomQuerySet.with_messages)
         try:
             with transaction.atomic():
                 room.save(force_insert=True)

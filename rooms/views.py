@@ -1,11 +1,9 @@
-from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
 
 from askhandle.api import fast_lists
 from askhandle.api.constants import LABEL_PATH_REGEX
 from idempotency.decorators import IdempotentCreateMixin
-from messaging.models import Message
 
 from .filters import RoomFilter
 from .models import Room
@@ -34,8 +32,7 @@ class RoomViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
 
     def get_queryset(self):
         rooms = Room.objects.filter(account=self.request.user).order_by("-created_at", "-id")
-        messages = Message.objects.order_by("sent_at", "id")  # oldest first
-        return rooms.prefetch_related(Prefetch("messages", queryset=messages))
+        return rooms.with_messages()
 
     def list(self, request, *args, **kwargs):
         # From the list fast path where it applies (docs/fast-lists.md), else DRF's own path.
@@ -46,4 +43,6 @@ class RoomViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
         serializer.instance = room_create(account=self.request.user, **serializer.validated_data)
 
     def perform_update(self, serializer):
-        room_update(room=serializer.instance, **serializer.validated_data)
+        room = room_update(room=serializer.instance, **serializer.validated_data)
+        # Answered as read (DRF drops the instance's prefetched messages after an update).
+        serializer.instance = self.get_queryset().get(pk=room.pk)

@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.services import account_create, api_key_issue
+from askhandle.api import rate_limits
 from askhandle.api.fast_lists import pages, triggers
 
 
@@ -27,8 +28,9 @@ def _fast_password_hashing(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache(db):
-    # Throttle counters live in the cache (the database one by default); every test starts with
-    # none. The same for cached list pages.
+    # Every test starts with no rate-limit counts (in this process; their table is rolled back),
+    # nothing cached, no cached list pages.
+    rate_limits.counters.clear()
     cache.clear()
     pages.pages.clear()
     pages.fragments.clear()

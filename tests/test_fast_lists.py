@@ -66,7 +66,14 @@ def varied(user):
         room=full,
         support_answer="An answer 😀",
         sent_at=dt.datetime(2024, 3, 1, 1, 0, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+        # Where it came from: a JSON list with text needing escapes, a float of many digits.
+        support_answer_sources=[
+            {"uuid": "0b9ba3b9-3c84-4b8e-9d43-1f4f8d2c1a77", "question": 'Grüße "q" \u2028 😀'},
+            {"uuid": "5f0c6a43-1f2e-4a55-8a3e-6d1b2c3d4e5f", "question": "Second?"},
+        ],
+        support_answer_confidence=0.1 + 0.2,
     )
+    MessageFactory(account=user, room=full, support_answer="Bye", support_answer_confidence=1.0)
     MessageFactory.create_batch(3, account=user, room=plain, support_answer=None)
     LeadFactory(account=user)
     LeadFactory(account=user, nickname="", email="", referrer="https://example.com/?a=1&b=\u2028")
@@ -116,8 +123,7 @@ def test_rows_render_what_the_serializer_renders(serializer_class, model, alice,
     if model is Message:
         queryset = queryset.select_related("room")
     if model is Room:
-        ordered = Message.objects.order_by("sent_at", "id")
-        queryset = queryset.prefetch_related(models.Prefetch("messages", queryset=ordered))
+        queryset = queryset.with_messages()
     renderer = JSONRenderer()
     plan = plan_for(serializer_class)
 

@@ -20,6 +20,8 @@ FIELDS = [
     "support_answer",
     "terminated",
 ]
+# Extensions, after the reference's fields (clients that read those are unaffected).
+EXTENSION_FIELDS = ["support_answer_sources", "support_answer_confidence"]
 
 
 @pytest.fixture
@@ -38,7 +40,7 @@ def test_create_as_in_the_reference(alice, room):
 
     assert response.status_code == 201
     body = response.json()
-    assert list(body) == FIELDS
+    assert list(body) == FIELDS + EXTENSION_FIELDS
     assert body | {"uuid": None, "sent_at": None} == {
         "uuid": None,
         "room": {"uuid": str(room.uuid), "label": room.label},
@@ -50,6 +52,8 @@ def test_create_as_in_the_reference(alice, room):
         "sent_at": None,
         "support_answer": None,
         "terminated": False,
+        "support_answer_sources": [],
+        "support_answer_confidence": None,
     }
     message = Message.objects.get(uuid=body["uuid"])
     assert (message.account, message.room) == (alice.user, room)
@@ -143,6 +147,8 @@ def test_support_sender_is_writable_answer_fields_are_not(alice, room):
             "is_support_sender": True,
             "support_answer": "injected",
             "terminated": True,
+            "support_answer_sources": [{"uuid": str(uuid.uuid4()), "question": "injected"}],
+            "support_answer_confidence": 1.0,
         },
         format="json",
     )
@@ -153,6 +159,9 @@ def test_support_sender_is_writable_answer_fields_are_not(alice, room):
         None,
         False,
     )
+    assert (body["support_answer_sources"], body["support_answer_confidence"]) == ([], None)
+    message = Message.objects.get(uuid=body["uuid"])
+    assert (message.support_answer_sources, message.support_answer_confidence) == ([], None)
 
 
 def test_list_is_newest_first_and_filters_by_room(alice, bob, room):

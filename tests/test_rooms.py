@@ -22,6 +22,7 @@ FIELDS = [
     "is_scheduling_only",
     "created_at",
     "messages",
+    "message_count",
 ]
 
 
@@ -45,6 +46,7 @@ def test_empty_post_with_no_body_creates_a_room_with_defaults(url, alice):
         "is_scheduling_only": False,
         "created_at": None,
         "messages": [],
+        "message_count": 0,
     }
     assert Room.objects.get(uuid=body["uuid"]).account == alice.user
 

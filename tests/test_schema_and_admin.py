@@ -35,6 +35,7 @@ def test_schema_describes_every_endpoint_field_and_filter(anon):
         "/api/v1/keyword_notifications/{uuid}/",
         "/api/v1/knowledge/",
         "/api/v1/knowledge/{uuid}/",
+        "/api/v1/knowledge_gaps/",
     }
     assert set(paths["/api/v1/messages/{uuid}/"]) == {"get"}
     assert set(paths["/api/v1/leads/{uuid}/"]) == {"get", "put", "patch", "delete"}
@@ -87,6 +88,8 @@ def test_admin_pages_render(admin_client, alice):
         "/admin/rooms/room/?q=" + room.label,
         f"/admin/messaging/message/{message.pk}/change/",
         "/admin/messaging/message/?q=order",
+        "/admin/bot/knowledgegap/",
+        f"/admin/bot/knowledgegap/?account={alice.user.pk}",
     ]
     for page in pages:
         assert admin_client.get(page).status_code == 200, page

@@ -169,3 +169,21 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
             "schema": {"type": "string"},
         }
         return [limit, offset, cursor]
+
+
+class SequencePagination(LimitOffsetPagination):
+    """Limit/offset (with the same 400s and clamping) over a list computed in Python, such as
+    grouped results: no keyset to seek in, so `cursor` answers 400."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        if request.query_params.get(self.cursor_query_param) is not None:
+            raise ValidationError({self.cursor_query_param: ["Not available on this list."]})
+        self.cursor = None
+        return pagination.LimitOffsetPagination.paginate_queryset(self, queryset, request, view)
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            p
+            for p in super().get_schema_operation_parameters(view)
+            if p["name"] != self.cursor_query_param
+        ]

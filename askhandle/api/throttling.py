@@ -1,5 +1,7 @@
-"""Rate limits per API key and per client address: fixed one-period windows counted in the shared
-cache (Redis with REDIS_URL, the database cache otherwise), so every worker and host shares them.
+"""Rate limits per API key and per client address: fixed one-period windows, counted by
+`askhandle.api.rate_limits` in Redis with REDIS_URL, in a table of the database otherwise, so
+every worker and host shares them; each process adds its hits there in batches, and at every hit
+near a limit.
 
 The per-key limit is the accounts app's (accounts/throttling.py), which owns API keys; this module
 is shared and knows no app. They are courtesy limits against runaway clients, not a security
@@ -14,12 +16,11 @@ import math
 import time
 
 from django.conf import settings
-from django.core.cache import caches
-from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import ngettext
 from rest_framework import throttling
 
+from askhandle.api.rate_limits import counter_hit
 from askhandle.api.views import JsonResponse
 
 logger = logging.getLogger(__name__)
@@ -45,28 +46,6 @@ def parse_rate(rate: str | None) -> tuple[int, int] | None:
     return parsed
 
 
-def counter_hit(key: str, timeout: int) -> int:
-    """Add one to a counter that lives `timeout` seconds; return its new value.
-
-    Atomic on Redis. Other caches have no atomic increment that
-    keeps an expiry, so there it is a read and a write: concurrent requests may be counted once,
-    which a courtesy limit can afford.
-    """
-    cache = caches["default"]
-    if isinstance(cache, RedisCache):
-        # One round trip, atomic (MULTI): create the counter with its expiry if it is missing,
-        # then INCR it (which keeps the expiry). Django's own incr() checks existence first, and a
-        # key that expired between its two commands would come back without an expiry.
-        redis_key = cache.make_and_validate_key(key)
-        pipeline = cache._cache.get_client(redis_key, write=True).pipeline()
-        pipeline.set(redis_key, 0, ex=timeout, nx=True)
-        pipeline.incr(redis_key)
-        return pipeline.execute()[1]
-    count = (cache.get(key) or 0) + 1
-    cache.set(key, count, timeout)
-    return count
-
-
 def rate_limit_hit(scope: str, ident: str, rate: str | None) -> int | None:
     """Count one request of `ident` against `rate`; return None when it is within the limit, or
     the seconds until the window ends when it is over.
@@ -81,7 +60,7 @@ def rate_limit_hit(scope: str, ident: str, rate: str | None) -> int | None:
     now = clock()
     window = int(now // period)
     try:
-        count = counter_hit(f"ratelimit:{scope}:{ident}:{period}:{window}", period + 1)
+        count = counter_hit(f"{scope}:{ident}:{period}", window=window, limit=limit, period=period)
     except Exception:
         logger.warning("Rate limit counter unavailable; request let through", exc_info=True)
         return None

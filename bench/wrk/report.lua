@@ -38,6 +38,26 @@ if every > 0 then
   end
 end
 
+-- BENCH_BODIES=FILE: POSTs of the file's lines in turn (one JSON body per line; each thread
+-- starts at its own line), e.g. visitor messages to many rooms (the chat turn).
+local bodies_file = os.getenv("BENCH_BODIES")
+if bodies_file and bodies_file ~= "" then
+  local bodies = {}
+  for line in io.lines(bodies_file) do
+    bodies[#bodies + 1] = line
+  end
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+  local next_body = 0
+  init = function(args)
+    next_body = math.random(#bodies)
+  end
+  request = function()
+    next_body = next_body % #bodies + 1
+    return wrk.format(nil, nil, nil, bodies[next_body])
+  end
+end
+
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(

@@ -58,7 +58,7 @@ class Plan:
     def __init__(self, serializer_class):
         self.model = serializer_class.Meta.model
         self.columns: list[str] = []
-        self.items = []  # (key, getter, convert, needs tz, several columns)
+        self.items = []  # (key, getter or None for a nested group, convert, needs tz, several)
         self.nested = []  # (key, field, the child's Plan, the child's Listed)
         for field in serializer_class().fields.values():
             if field.write_only:
@@ -68,6 +68,8 @@ class Plan:
                 if child is None or child.parent is not self.model:
                     raise ValueError(f"{field.field_name}: nests rows of no registered group.")
                 self.nested.append((field.field_name, field, plan_for(type(field.child)), child))
+                # Its place among the fields (filled once the groups are rendered).
+                self.items.append((field.field_name, None, None, False, False))
                 continue
             source = "__".join(field.source_attrs)
             names = getattr(field, "row_fields", None)
@@ -116,6 +118,9 @@ class Plan:
         for row in rows:
             item = {}
             for key, getter, convert, several in items:
+                if getter is None:
+                    item[key] = None
+                    continue
                 value = getter(row)
                 if several:
                     item[key] = None if value[0] is None else convert(value)
@@ -128,7 +133,7 @@ class Plan:
                 [pk_token(row) for row in rows],
                 child=child,
                 listed=listed,
-                ordering=_ordering(prefetches, field, listed),
+                rows=_nested_rows(prefetches, field, listed),
                 renderer=renderer,
                 fragments=fragments,
                 tz=tz,
@@ -142,21 +147,21 @@ def _row_object(field, names, values):
     return field.to_representation(types.SimpleNamespace(**dict(zip(names, values, strict=True))))
 
 
-def _ordering(prefetches, field, listed):
-    """The nested rows' order: the view's Prefetch of the same relation (what the serializer
-    path renders), else the model's default ordering."""
+def _nested_rows(prefetches, field, listed):
+    """The nested rows: the queryset of the view's Prefetch of the same relation (what the
+    serializer path renders: its order, and its filters such as a bound per group), else all of
+    them in the model's default order."""
     for lookup in prefetches:
         if (
             isinstance(lookup, Prefetch)
             and lookup.prefetch_to == field.source
             and lookup.queryset is not None
-            and lookup.queryset.query.order_by
         ):
-            return tuple(lookup.queryset.query.order_by)
-    return tuple(listed.model._meta.ordering)
+            return lookup.queryset
+    return listed.model._default_manager.all()
 
 
-def _groups(pk_tokens, *, child, listed, ordering, renderer, fragments, tz) -> dict:
+def _groups(pk_tokens, *, child, listed, rows, renderer, fragments, tz) -> dict:
     """Each group's rendered rows, from `fragments` where its version has not changed, else
     queried together and rendered."""
     found, missing = {}, []
@@ -170,9 +175,7 @@ def _groups(pk_tokens, *, child, listed, ordering, renderer, fragments, tz) -> d
             found[pk] = Rendered(entry.content)
     if missing:
         pks = [pk for pk, _ in missing]
-        rendered = render_groups(
-            pks, child=child, listed=listed, ordering=ordering, renderer=renderer
-        )
+        rendered = render_groups(pks, child=child, listed=listed, rows=rows, renderer=renderer)
         for pk, key in missing:
             if key is not None:
                 fragments.put(key, rendered[pk])
@@ -180,11 +183,10 @@ def _groups(pk_tokens, *, child, listed, ordering, renderer, fragments, tz) -> d
     return found
 
 
-def render_groups(pks, *, child, listed, ordering, renderer) -> dict:
-    """These groups' rows, rendered, in one query: {group id: bytes}."""
+def render_groups(pks, *, child, listed, rows, renderer) -> dict:
+    """These groups' rows (of the queryset `rows`), rendered, in one query: {group id: bytes}."""
     group_column = listed.model._meta.get_field(listed.group_by).attname
-    rows_queryset = listed.model._default_manager.filter(**{f"{group_column}__in": pks})
-    rows = list(child.rows(rows_queryset.order_by(*ordering), extra=[group_column]))
+    rows = list(child.rows(rows.filter(**{f"{group_column}__in": pks}), extra=[group_column]))
     by_group = {pk: [] for pk in pks}
     items = child.render(rows, renderer=renderer, fragments=None, prefetches=())
     for row, item in zip(rows, items, strict=True):

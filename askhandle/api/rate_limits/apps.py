@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class RateLimitsConfig(AppConfig):
+    name = "askhandle.api.rate_limits"
+    label = "rate_limits"
+    verbose_name = "rate limits"
