@@ -4,6 +4,10 @@ Several workers (threads, processes or machines) can run against one database. A
 lease on the row (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite's write lock serialises claims),
 so no two workers hold the same attempt; a worker that dies lets its lease lapse and the
 delivery is attempted again: at-least-once, with a delivery id receivers can deduplicate on.
+
+Claims are fair between accounts: each account and each of its targets has a limit on attempts in
+flight (counted across all workers), and a target that keeps failing is backed off as a whole, so
+one account's dead receivers hold a few senders, never all of them (docs/webhooks.md).
 """
 
 import json
