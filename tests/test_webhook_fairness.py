@@ -256,3 +256,13 @@ def test_an_account_whose_targets_never_answer_does_not_delay_another(
         process.send_signal(signal.SIGKILL)
         process.wait()
         hole.stop()
+
+
+def test_a_delivery_deleted_after_its_claim_is_not_sent(alice, receiver):
+    created = subscribe(alice, receiver.url)
+    post_message(alice, RoomFactory(account=alice.user))
+    [claimed] = worker.deliveries_claim(limit=1)
+    assert alice.client.delete(f"/api/v1/webhooks/{created['uuid']}/").status_code == 204
+    assert worker.delivery_send(claimed) is None
+    assert receiver.received == []
+    assert not DeliveryAttempt.objects.exists()

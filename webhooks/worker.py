@@ -163,14 +163,18 @@ def delivery_request(delivery: Delivery, *, timestamp: int) -> tuple[bytes, dict
     return body, headers
 
 
-def delivery_send(delivery: Delivery) -> transport.Outcome:
+def delivery_send(delivery: Delivery) -> transport.Outcome | None:
     """Make the claimed attempt and record what happened."""
     started_at = timezone.now()
     # The attempt is logged before the request goes out: if this worker dies during it, the log
     # still shows an attempt was made (the receiver may have got it).
-    DeliveryAttempt.objects.create(
-        delivery=delivery, number=delivery.attempt_count, started_at=started_at
-    )
+    with transaction.atomic():
+        # Locked while the row is written, so a delete (of the webhook, a purge) waits for it.
+        if not Delivery.objects.select_for_update().filter(pk=delivery.pk).values_list("pk"):
+            return None  # deleted since it was claimed: nothing is sent
+        DeliveryAttempt.objects.create(
+            delivery=delivery, number=delivery.attempt_count, started_at=started_at
+        )
     body, headers = delivery_request(delivery, timestamp=int(started_at.timestamp()))
     outcome = transport.post(delivery.webhook.target, body, headers)
     delivery_record(delivery, started_at=started_at, outcome=outcome)
