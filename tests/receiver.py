@@ -13,6 +13,9 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    # When the request arrived and when its answer was sent (time.monotonic()).
+    started: float = 0.0
+    ended: float = 0.0
 
     @property
     def json(self):
@@ -41,8 +44,9 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                received = Received(self.path, dict(self.headers), body, time.monotonic())
                 with receiver.lock:
-                    receiver.received.append(Received(self.path, dict(self.headers), body))
+                    receiver.received.append(received)
                     answer = receiver.answers.pop(0) if receiver.answers else receiver.default
                 headers = {}
                 if isinstance(answer, tuple) and answer[0] == "sleep":
@@ -59,6 +63,7 @@ class Receiver:
                     self.wfile.write(b"ok")
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the worker gave up waiting (the timeout tests)
+                received.ended = time.monotonic()
 
             def log_message(self, *args):
                 pass
@@ -69,6 +74,18 @@ class Receiver:
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         ).start()
         return self
+
+    def most_at_once(self, paths) -> int:
+        """The most requests to any of `paths` that were being answered at the same time."""
+        moments = []
+        for r in self.received:
+            if r.path in paths:
+                moments += [(r.started, 1), (r.ended, -1)]
+        most = now = 0
+        for _, step in sorted(moments):  # an end before a start at the same instant
+            now += step
+            most = max(most, now)
+        return most
 
     def stop(self) -> None:
         self.server.shutdown()

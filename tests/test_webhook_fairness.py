@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -266,3 +267,35 @@ def test_a_delivery_deleted_after_its_claim_is_not_sent(alice, receiver):
     assert worker.delivery_send(claimed) is None
     assert receiver.received == []
     assert not DeliveryAttempt.objects.exists()
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="several workers need a server database (the in-memory SQLite test database locks "
+    "whole tables across threads)",
+)
+@pytest.mark.django_db(transaction=True)
+def test_the_limits_hold_across_workers(make_account, receiver):
+    """Three workers of four senders each: alice never has more than 2 attempts in flight, nor a
+    target of hers more than 1, while bob's target gets its own slot."""
+    alice, bob = make_account("alice"), make_account("bob")
+    alices = [f"/a{n}" for n in range(3)]
+    for path in alices:
+        backlog(Webhook.objects.get(uuid=subscribe(alice, receiver.url + path)["uuid"]), 10)
+    backlog(Webhook.objects.get(uuid=subscribe(bob, receiver.url + "/b")["uuid"]), 10)
+    receiver.answers = [("sleep", 0.05)] * 40
+
+    def worker_process():
+        deliver(concurrency=4)
+        connection.close()
+
+    threads = [threading.Thread(target=worker_process) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(receiver.received) == 40
+    assert len({r.headers["webhook-id"] for r in receiver.received}) == 40
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SUCCEEDED}
+    assert receiver.most_at_once({f"/hook{p}" for p in alices}) == 2
+    assert all(receiver.most_at_once({f"/hook{p}"}) == 1 for p in [*alices, "/b"])

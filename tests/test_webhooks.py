@@ -545,7 +545,9 @@ def test_redeliver_while_in_flight_is_a_conflict(alice, receiver):
     "whole tables across threads)",
 )
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_workers_never_send_the_same_attempt_twice(make_account, receiver):
+def test_concurrent_workers_never_send_the_same_attempt_twice(make_account, receiver, settings):
+    # The fairness limits raised, so that the twelve senders all race for the same deliveries.
+    settings.WEBHOOK_ACCOUNT_CONCURRENCY = settings.WEBHOOK_TARGET_CONCURRENCY = 12
     alice = make_account("alice")
     subscribe(alice, receiver.url)
     subscribe(alice, receiver.url)
