@@ -1,8 +1,14 @@
+import logging
+
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from .models import ApiKey, User, api_key_digest, api_key_generate
+from .tasks import alert_email_send
+
+logger = logging.getLogger(__name__)
 
 
 class OtherAccountError(ValueError):
@@ -59,3 +65,34 @@ def account_create(*, username: str, password: str | None = None, email: str = "
     user.full_clean(exclude=["password"])
     user.save()
     return user
+
+
+def account_alert_send(*, account: User, subject: str, body: str) -> bool:
+    """Email an alert to the account (a hand-off, a keyword notification), beside its webhooks.
+
+    The recipient is the account's own email (`User.email`: `create_account --email`, or the
+    admin); an account without one gets no alerts. The email is sent by the task worker: the
+    task is a row written in the caller's transaction (with the database Tasks backend), so it
+    exists only if that commits and is sent after it, never inside it, and a slow mail server
+    holds no request. At most ALERT_EMAILS_PER_HOUR alerts per account and clock hour are
+    queued; later ones are dropped and logged (what they alert about stays in the admin and the
+    API). Returns whether an alert was queued.
+    """
+    if not settings.ALERT_EMAILS or not account.email:
+        return False
+    if not _alert_allowed(account):
+        logger.warning("Alert to account %s dropped: over ALERT_EMAILS_PER_HOUR.", account.pk)
+        return False
+    alert_email_send.enqueue(account_id=account.pk, subject=subject[:200], body=body)
+    return True
+
+
+def _alert_allowed(account: User) -> bool:
+    """A fixed window per account and clock hour, counted in the cache the rate limits use."""
+    key = f"alerts:{account.pk}:{timezone.now():%Y%m%d%H}"
+    cache.add(key, 0, timeout=3600)
+    try:
+        return cache.incr(key) <= settings.ALERT_EMAILS_PER_HOUR
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=3600)
+        return True

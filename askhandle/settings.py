@@ -4,6 +4,7 @@ One module for every environment: production secrets have no default unless DEBU
 everything else has a default that works on a fresh machine (SQLite in ./db.sqlite3).
 """
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "rest_framework",
     "django_filters",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "askhandle.api.fast_lists",
@@ -87,6 +89,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out admin login into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "askhandle.urls"
@@ -159,6 +163,29 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+
+# Failed admin logins (accounts/login_limits.py, django-axes): after ADMIN_LOGIN_FAILURE_LIMIT
+# failures from one address or for one username, logins there are refused for
+# ADMIN_LOGIN_LOCKOUT_MINUTES, even with the right password. The API is not affected.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+ADMIN_LOGIN_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5)
+ADMIN_LOGIN_LOCKOUT_MINUTES = env_int("ADMIN_LOGIN_LOCKOUT_MINUTES", 15)
+AXES_FAILURE_LIMIT = ADMIN_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = dt.timedelta(minutes=ADMIN_LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # each on its own
+AXES_RESET_ON_SUCCESS = True
+# Attempts during a lock-out do not prolong it: it ends ADMIN_LOGIN_LOCKOUT_MINUTES after it began.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_VERBOSE = False
+AXES_ONLY_ADMIN_SITE = True
+AXES_WHITELIST_CALLABLE = "accounts.login_limits.outside_the_admin"
+AXES_CLIENT_IP_CALLABLE = "accounts.login_limits.client_address"
+AXES_LOCKOUT_CALLABLE = "accounts.login_limits.lockout_response"
+# Successful logins are not logged by Axes (the admin keeps its own history).
+AXES_DISABLE_ACCESS_LOG = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -273,6 +300,16 @@ API_PAGE_CACHE_BYTES = env_int("API_PAGE_CACHE_BYTES", 32 * 1024 * 1024)
 API_ROOM_MESSAGES_CACHE_BYTES = env_int("API_ROOM_MESSAGES_CACHE_BYTES", 32 * 1024 * 1024)
 # How long a create's answer is replayed for a retry with the same Idempotency-Key.
 IDEMPOTENCY_KEY_TTL_SECONDS = env_int("IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 60 * 60)
+
+# Quotas per account (askhandle/api/quotas.py, docs/api.md#quotas): a create beyond one answers 400.
+# Every visitor message is matched against the account's keywords, and each match is a
+# notification with its webhook event and deliveries: both are bounded.
+KEYWORDS_PER_ACCOUNT = env_int("KEYWORDS_PER_ACCOUNT", 1000)
+KEYWORD_NOTIFICATIONS_PER_MESSAGE = env_int("KEYWORD_NOTIFICATIONS_PER_MESSAGE", 20)
+# The bot keeps each account's entry vectors in memory (about 1.5 MB per 1,000 entries).
+KNOWLEDGE_ENTRIES_PER_ACCOUNT = env_int("KNOWLEDGE_ENTRIES_PER_ACCOUNT", 2000)
+# Webhook subscriptions, so also the most deliveries one event can cause (docs/webhooks.md).
+WEBHOOKS_PER_ACCOUNT = env_int("WEBHOOKS_PER_ACCOUNT", 20)
 # An API key's last-used time is written at most this often, so reads stay reads.
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60
 
@@ -322,9 +359,6 @@ WEBHOOK_LOG_RETENTION_DAYS = env_int("WEBHOOK_LOG_RETENTION_DAYS", 30)
 WEBHOOK_ACCOUNT_CONCURRENCY = max(1, env_int("WEBHOOK_ACCOUNT_CONCURRENCY", 2))
 WEBHOOK_TARGET_CONCURRENCY = max(1, env_int("WEBHOOK_TARGET_CONCURRENCY", 1))
 WEBHOOK_TARGET_FAILURES = max(1, env_int("WEBHOOK_TARGET_FAILURES", 3))
-# Quota (askhandle/api/quotas.py): subscriptions per account, so also the most deliveries one
-# event can cause.
-WEBHOOKS_PER_ACCOUNT = env_int("WEBHOOKS_PER_ACCOUNT", 20)
 
 # Background work (the bot's answers that miss the inline budget) goes through Django's Tasks API,
 # stored in the database and run by `manage.py db_worker` (started by `./dev serve`).
@@ -341,6 +375,8 @@ BOT_ANSWER_BUDGET_SECONDS = env_float("BOT_ANSWER_BUDGET_SECONDS", 3)
 BOT_ANSWER_ATTEMPTS = env_int("BOT_ANSWER_ATTEMPTS", 5)
 BOT_CONFIDENCE_THRESHOLD = env_float("BOT_CONFIDENCE_THRESHOLD", 0.35)
 BOT_CONTEXT_MESSAGES = env_int("BOT_CONTEXT_MESSAGES", 6)
+# BLAS threads of the sentence encoder per process (0: the BLAS library's default, one per core).
+BOT_ENCODER_THREADS = env_int("BOT_ENCODER_THREADS", 1)
 BOT_LLM_URL = os.environ.get("BOT_LLM_URL", "")
 BOT_LLM_MODEL = os.environ.get("BOT_LLM_MODEL", "")
 BOT_LLM_API_KEY = os.environ.get("BOT_LLM_API_KEY", "")
@@ -349,6 +385,33 @@ BOT_LLM_ENTRIES = env_int("BOT_LLM_ENTRIES", 5)
 # Sentence embeddings beside full-text search (knowledge/embedding.py), when the model is installed.
 BOT_EMBEDDINGS = env_bool("BOT_EMBEDDINGS", True)
 BOT_EMBEDDING_MODEL_DIR = os.environ.get("BOT_EMBEDDING_MODEL_DIR", "")
+# After a person replies in a room, the bot stays quiet there until the room is handed back
+# (docs/people.md).
+BOT_QUIET_AFTER_PERSON = env_bool("BOT_QUIET_AFTER_PERSON", True)
+
+# Email alerts to the account (docs/people.md): hand-offs and keyword notifications, sent by the
+# task worker. Printed on the console unless EMAIL_HOST names an SMTP server.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "askhandle@localhost")
+# Off: no alert emails at all (webhooks are unaffected).
+ALERT_EMAILS = env_bool("ALERT_EMAILS", True)
+# Per account and clock hour; beyond it alerts are dropped (and logged), so that no account can
+# fill the task queue with its emails.
+ALERT_EMAILS_PER_HOUR = env_int("ALERT_EMAILS_PER_HOUR", 60)
+# Tries of an alert email (a mail server that is down is tried again 1, 4, 16, ... minutes later).
+ALERT_EMAIL_ATTEMPTS = env_int("ALERT_EMAIL_ATTEMPTS", 5)
 
 LOGGING = {
     "version": 1,

@@ -4,8 +4,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.views import ApiTokenView
 from askhandle.api import views as api_views
+from askhandle.api.constants import LABEL_PATH_REGEX
 from askhandle.api.routers import OptionalSlashRouter
-from bot.views import KnowledgeGapViewSet
+from bot.views import KnowledgeGapViewSet, RoomHandBackView
 from keywords.views import KeywordNotificationViewSet, KeywordViewSet
 from knowledge.views import KnowledgeEntryViewSet
 from leads.views import LeadViewSet
@@ -29,6 +30,12 @@ api_v1 = [
     re_path(r"^auth/api-token/?$", ApiTokenView.as_view(), name="api-token"),
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # An extension: a conversation handed back to the bot (docs/people.md).
+    re_path(
+        rf"^rooms/(?P<label>{LABEL_PATH_REGEX})/hand_back/?$",
+        RoomHandBackView.as_view(),
+        name="room-hand-back",
+    ),
     path("", include(router.urls)),
     # Anything else under the API is a JSON 404, whatever DEBUG says.
     re_path(r"", api_views.not_found),

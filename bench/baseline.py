@@ -241,10 +241,10 @@ def create_message(environ, account):
         if bot and not support:
             # The keyword bot: the best entry by full-text rank over any of the words.
             best = conn.execute(
-                "SELECT answer FROM knowledge_knowledgeentry, "
-                "replace(plainto_tsquery('english', %s)::text, '&', '|')::tsquery q "
-                "WHERE account_id = %s AND search_vector @@ q "
-                "ORDER BY ts_rank(search_vector, q) DESC, id LIMIT 1",
+                "SELECT answer FROM knowledge_knowledgeentry, (SELECT "
+                "replace(plainto_tsquery('english', %s)::text, '&', '|')::tsquery AS q) t "
+                "WHERE account_id = %s AND search_vector @@ t.q "
+                "ORDER BY ts_rank(search_vector, t.q) DESC, id LIMIT 1",
                 (body, account),
             ).fetchone()
             answer = best[0] if best else HANDOFF

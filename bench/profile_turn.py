@@ -24,6 +24,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--turns", type=int, default=200)
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative, tottime")
     args = parser.parse_args()
     os.environ["DATABASE_URL"] = os.environ.get(
         "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/perfbench"
@@ -69,7 +70,7 @@ def main():
     profile.disable()
     elapsed = time.perf_counter() - started
     print(f"\n{args.turns} turns: {elapsed / args.turns * 1000:.1f} ms per turn (profiled)")
-    pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)
+    pstats.Stats(profile).sort_stats(args.sort).print_stats(args.top)
     run.chat_reset(os.environ["DATABASE_URL"], _busy_id(connection))
 
 

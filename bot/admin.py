@@ -1,17 +1,56 @@
 from urllib.parse import urlencode
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.html import format_html
 
 from accounts.models import User
+from messaging.admin import ADMIN_ANSWERING
+from messaging.models import Message
+from messaging.services import message_create
+from rooms.models import Room
 
-from .models import BotSettings, HandOff, KnowledgeGap
+from .models import BotSettings, HandOff, InboxRoom, KnowledgeGap
 from .selectors import knowledge_gaps
+from .services import room_close, room_hand_back, rooms_waiting
 
 # Accounts offered to a superuser on the knowledge gaps page (those with the latest hand-offs).
 GAP_ACCOUNTS_SHOWN = 200
+# The conversation page shows the newest messages of a room, oldest first (a room can hold any
+# number; the rest page through the API's `GET /messages/?room=`).
+INBOX_MESSAGES = 100
+
+
+class AccountScoped:
+    """The one place where the inbox scopes by account (to be replaced by the admin's shared
+    account-scoping mixin when it lands): a superuser sees every account's rooms, any other
+    staff login only its own account's. A staff login needs no model permission for its own
+    account's inbox: answering its visitors is what it is there for."""
+
+    def account_scope(self, request, queryset):
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(account=request.user)
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(BotSettings)
@@ -22,16 +61,35 @@ class BotSettingsAdmin(admin.ModelAdmin):
     autocomplete_fields = ["account"]
 
 
+@admin.action(description="Hand back to the bot")
+def hand_back(modeladmin, request, queryset):
+    rooms = {obj.room if isinstance(obj, HandOff) else obj for obj in queryset}
+    for room in rooms:
+        room_hand_back(room=room)
+    modeladmin.message_user(request, f"{len(rooms)} conversation(s) handed back to the bot.")
+
+
+@admin.action(description="Close")
+def close(modeladmin, request, queryset):
+    rooms = {obj.room if isinstance(obj, HandOff) else obj for obj in queryset}
+    for room in rooms:
+        room_close(room=room)
+    modeladmin.message_user(request, f"{len(rooms)} conversation(s) closed.")
+
+
 @admin.register(HandOff)
 class HandOffAdmin(admin.ModelAdmin):
-    """Conversations waiting for a person: the bot is off in their rooms."""
+    """Conversations the bot handed to a person: the bot is off in their rooms."""
 
-    list_display = ["room", "account", "reason", "question", "created_at"]
-    list_filter = ["reason", "created_at"]
+    list_display = ["room", "account", "reason", "question", "created_at", "resolution"]
+    list_filter = ["reason", "resolution", "created_at"]
     search_fields = ["room__label", "room__name", "message__body", "account__username"]
     date_hierarchy = "created_at"
     list_select_related = ["room", "account", "message"]
-    readonly_fields = ["account", "room", "message", "reason", "created_at"]
+    readonly_fields = [
+        "account", "room", "message", "reason", "created_at", "resolved_at", "resolution",
+    ]  # fmt: skip
+    actions = [hand_back, close]
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("embedding")
@@ -98,3 +156,116 @@ class KnowledgeGapAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReplyForm(forms.Form):
+    body = forms.CharField(
+        max_length=Message._meta.get_field("body").max_length,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 4, "id": "inbox-reply-body"}),
+    )
+    nickname = forms.CharField(
+        max_length=Message._meta.get_field("nickname").max_length,
+        required=False,
+        widget=forms.TextInput(attrs={"id": "inbox-reply-nickname"}),
+        help_text="Shown to the visitor as the sender.",
+    )
+
+
+@admin.register(InboxRoom)
+class InboxAdmin(AccountScoped, admin.ModelAdmin):
+    """The inbox of the people answering: the conversations waiting for a person, newest
+    activity first (bot.services.rooms_waiting); a conversation opens with its messages and a
+    reply box. DOM ids and classes are stable (docs/people.md): a live-update script and
+    browser tests rely on them."""
+
+    list_display = ["conversation", "account", "waiting_for", "latest_message", "last_activity"]
+    list_display_links = None
+    search_fields = ["label", "name"]
+    actions = [hand_back, close]
+    change_list_template = "admin/bot/inboxroom/change_list.html"
+    conversation_template = "admin/bot/inboxroom/conversation.html"
+
+    def get_queryset(self, request):
+        rooms = self.account_scope(request, Room.objects.all())
+        return rooms_waiting(rooms=rooms).select_related("account")
+
+    def get_ordering(self, request):
+        return ["-last_activity", "-id"]
+
+    @admin.display(description="conversation")
+    def conversation(self, room):
+        url = reverse("admin:bot_inboxroom_change", args=[room.pk])
+        return format_html(
+            '<a class="inbox-conversation" href="{}" data-room-uuid="{}" data-room-label="{}">'
+            "{}</a>",
+            url,
+            room.uuid,
+            room.label,
+            room.name or room.label,
+        )
+
+    @admin.display(description="waiting for")
+    def waiting_for(self, room):
+        return "hand-off" if room.has_open_hand_off else "an answer"
+
+    @admin.display(description="latest message")
+    def latest_message(self, room):
+        return (room.latest_body or "")[:100]
+
+    @admin.display(description="last activity")
+    def last_activity(self, room):
+        return room.last_activity
+
+    def conversation_get(self, request, object_id) -> Room:
+        # Any room of the account opens, waiting or not (after a reply it waits no longer).
+        try:
+            return self.account_scope(request, Room.objects.select_related("account")).get(
+                pk=int(object_id)
+            )
+        except (ValueError, Room.DoesNotExist):
+            raise Http404("No such conversation.") from None
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        room = self.conversation_get(request, object_id)
+        here = reverse("admin:bot_inboxroom_change", args=[room.pk])
+        inbox = reverse("admin:bot_inboxroom_changelist")
+        form = ReplyForm(initial={"nickname": request.user.first_name or request.user.username})
+        if request.method == "POST":
+            if not self.has_change_permission(request, room):
+                raise PermissionDenied
+            if "_hand_back" in request.POST:
+                room_hand_back(room=room)
+                self.message_user(request, f"{room} is handed back to the bot.")
+                return HttpResponseRedirect(inbox)
+            if "_close" in request.POST:
+                room_close(room=room)
+                self.message_user(request, f"{room} is closed.")
+                return HttpResponseRedirect(inbox)
+            form = ReplyForm(request.POST)
+            if form.is_valid():
+                message_create(
+                    account=room.account,
+                    room=room,
+                    answer=ADMIN_ANSWERING,
+                    body=form.cleaned_data["body"],
+                    nickname=form.cleaned_data["nickname"],
+                    is_support_sender=True,
+                )
+                self.message_user(request, "Your reply is sent.", messages.SUCCESS)
+                return HttpResponseRedirect(here)
+        newest = Message.objects.filter(room=room).order_by("-sent_at", "-id")[:INBOX_MESSAGES]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Conversation {room}",
+            "room": room,
+            "conversation": list(reversed(newest)),
+            "open_hand_offs": list(room.hand_offs.filter(resolved_at__isnull=True)),
+            "form": form,
+            "inbox_url": inbox,
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, self.conversation_template, context)

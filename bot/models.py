@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from rooms.models import Room
+
 DEFAULT_HANDOFF_MESSAGE = (
     "I'm not sure about that one, so I've passed your question to our team. "
     "A person will answer you here as soon as possible."
@@ -34,11 +36,20 @@ class BotSettings(models.Model):
 
 
 class HandOff(models.Model):
-    """A conversation the bot handed to a person (it turned the room's bot off)."""
+    """A conversation the bot handed to a person (it turned the room's bot off).
+
+    Open (`resolved_at` null) until a person replies in the room, hands it back to the bot, or
+    closes it (`resolution` says which); an open hand-off keeps its room in the inbox.
+    """
 
     class Reason(models.TextChoices):
         LOW_CONFIDENCE = "low_confidence", "no knowledge entry answers it with confidence"
         LLM = "llm", "the language model could not answer from the knowledge"
+
+    class Resolution(models.TextChoices):
+        REPLIED = "replied", "a person replied"
+        HANDED_BACK = "handed_back", "handed back to the bot"
+        CLOSED = "closed", "closed"
 
     account = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="hand_offs"
@@ -53,6 +64,10 @@ class HandOff(models.Model):
     # from: made when the knowledge gaps are first listed (bot/selectors.py), to group the
     # questions that ask the same thing. Null until then, or without the embedding model.
     embedding = models.BinaryField(null=True, blank=True, editable=False)
+    resolved_at = models.DateTimeField(null=True, blank=True, editable=False)
+    resolution = models.CharField(
+        max_length=32, choices=Resolution.choices, blank=True, editable=False
+    )
 
     class Meta:
         verbose_name = "hand-off"
@@ -72,3 +87,13 @@ class KnowledgeGap(HandOff):
     class Meta:
         proxy = True
         verbose_name = "knowledge gap"
+
+
+class InboxRoom(Room):
+    """A room as the people answering see it: the admin's inbox (bot.admin.InboxAdmin) lists
+    the account's rooms waiting for a person (bot.services.rooms_waiting)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "conversation waiting for a person"
+        verbose_name_plural = "inbox: conversations waiting for a person"

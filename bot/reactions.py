@@ -1,6 +1,6 @@
-"""The bot's part in a new message: answer it now, or leave it to the background task
-(registered in BotConfig.ready(); the order of all reactions is declared in messaging.reactions,
-where the bot comes last)."""
+"""The bot's part in a new message: answer it now, or leave it to the background task; and stay
+quiet after a person's reply (registered in BotConfig.ready(); the order of all reactions is
+declared in messaging.reactions, where the bot comes last)."""
 
 import datetime as dt
 import logging
@@ -13,14 +13,22 @@ from django.utils import timezone
 from django_tasks import default_task_backend
 
 from messaging.models import Message
-from messaging.reactions import Answering
+from messaging.reactions import Answering, is_person_reply
 
 from .answerers import builtin_answer, llm_answer, room_history
 from .llm import LlmError, LlmTimeout, llm_enabled
-from .services import message_answer_apply
+from .services import message_answer_apply, room_person_replied
 from .tasks import message_answer_complete
 
 logger = logging.getLogger(__name__)
+
+
+def bot_quiet(*, message: Message, answer: Answering) -> None:
+    """A person's reply (a support message that is not the bot's own): the bot stays quiet in
+    the room until it is handed back (BOT_QUIET_AFTER_PERSON), and its open hand-offs are
+    resolved (bot.services.room_person_replied)."""
+    if is_person_reply(message=message, answer=answer):
+        room_person_replied(room=message.room)
 
 
 def bot_answer(*, message: Message, answer: Answering) -> None:

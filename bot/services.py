@@ -1,20 +1,25 @@
-"""The bot's writes: its answer to a visitor message, a hand-off to a person, and the greeting it
-gives new rooms. When the bot answers is decided in bot.reactions (inline) and bot.tasks
-(background)."""
+"""The bot's writes: its answer to a visitor message, a hand-off to a person, the greeting it
+gives new rooms, and the human loop around them (a person's reply keeps the bot quiet; hand
+back; close; the rooms waiting for a person, docs/people.md). When the bot answers is decided in
+bot.reactions (inline) and bot.tasks (background)."""
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from accounts.models import User
+from accounts.services import account_alert_send
 from messaging.models import Message
 from messaging.reactions import Answering
-from messaging.services import message_create
+from messaging.services import message_create, message_update
 from rooms.models import Room
+from rooms.services import room_update
 from webhooks.models import EventType
 from webhooks.services import event_emit
 
 from .answerers import Answer
-from .models import BotSettings, HandOff
+from .models import BotSettings, HandOff, InboxRoom
 
 BOT_NICKNAME = "Bot"
 
@@ -83,4 +88,83 @@ def room_hand_off(*, room: Room, message: Message, reason: str) -> HandOff:
         account_id=room.account_id, room=room, message=message, reason=reason
     )
     event_emit(account=message.account, event=EventType.CHAT_HANDED_OFF, instance=hand_off)
+    account_alert_send(
+        account=message.account,
+        subject=f"A conversation needs a person: {room}",
+        body=(
+            f"The bot handed the conversation in room {room.label!r} ({room.name or 'no name'}) "
+            f"to a person ({hand_off.get_reason_display()}).\n\n"
+            f"The visitor wrote:\n{message.body}\n\n"
+            "Answer it in the admin's inbox (Bot > Inbox) or with POST /api/v1/messages/ "
+            "(is_support_sender: true).\n"
+        ),
+    )
     return hand_off
+
+
+def _hand_offs_resolve(*, room: Room, resolution: str) -> int:
+    return HandOff.objects.filter(room=room, resolved_at__isnull=True).update(
+        resolved_at=timezone.now(), resolution=resolution
+    )
+
+
+@transaction.atomic
+def room_person_replied(*, room: Room) -> None:
+    """A person replied in the room (bot.reactions.bot_quiet): its open hand-offs are resolved,
+    and with BOT_QUIET_AFTER_PERSON (on by default) the bot is turned off there until the room
+    is handed back, so it does not answer the visitor's next message over the person's head."""
+    _hand_offs_resolve(room=room, resolution=HandOff.Resolution.REPLIED)
+    if settings.BOT_QUIET_AFTER_PERSON and room.is_bot_use:
+        room_update(room=room, is_bot_use=False)
+
+
+@transaction.atomic
+def room_hand_back(*, room: Room) -> Room:
+    """Give the conversation back to the bot: it answers the visitor's next messages again (not
+    the ones already waiting: a person was answering those). Open hand-offs are resolved."""
+    _hand_offs_resolve(room=room, resolution=HandOff.Resolution.HANDED_BACK)
+    if not room.is_bot_use:
+        room_update(room=room, is_bot_use=True)
+    return room
+
+
+@transaction.atomic
+def room_close(*, room: Room) -> Room:
+    """Close the conversation: nothing is left to answer. Its open hand-offs are resolved and
+    its latest message is marked `terminated` (the contract's "the conversation ended at this
+    message"), which takes the room out of the inbox; the bot stays as it is (off, after a
+    hand-off), and a new visitor message brings the room back to the inbox."""
+    _hand_offs_resolve(room=room, resolution=HandOff.Resolution.CLOSED)
+    latest = Message.objects.filter(room=room).order_by("-sent_at", "-id").first()
+    if latest is not None and not latest.terminated:
+        message_update(message=latest, terminated=True)
+    return room
+
+
+def rooms_waiting(*, rooms: QuerySet) -> QuerySet:
+    """The rooms of `rooms` waiting for a person, as `InboxRoom`s with `last_activity` (the time
+    of their latest message), `latest_body` and `has_open_hand_off`, newest activity first.
+
+    Waiting: the room's bot is off, and either a hand-off of the room is open (no person replied,
+    handed it back or closed it since), or its latest message is a visitor's, unanswered and not
+    terminated (a visitor wrote after a person's reply, or in a room whose bot was off all along).
+    """
+    room_messages = Message.objects.filter(room=OuterRef("pk")).order_by("-sent_at", "-id")
+    latest = Message.objects.filter(
+        pk=OuterRef("latest_id"),
+        is_support_sender=False,
+        support_answer__isnull=True,
+        terminated=False,
+    )
+    open_hand_off = HandOff.objects.filter(room=OuterRef("pk"), resolved_at__isnull=True)
+    return (
+        InboxRoom.objects.filter(pk__in=rooms.values("pk"), is_bot_use=False)
+        .annotate(
+            latest_id=Subquery(room_messages.values("pk")[:1]),
+            latest_body=Subquery(room_messages.values("body")[:1]),
+            last_activity=Subquery(room_messages.values("sent_at")[:1]),
+            has_open_hand_off=Exists(open_hand_off),
+        )
+        .filter(Q(has_open_hand_off=True) | Q(Exists(latest)))
+        .order_by("-last_activity", "-id")
+    )

@@ -1,13 +1,11 @@
 import datetime as dt
-import json
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q, TextField
-from django.db.models.functions import Cast
 from django.utils import timezone
 
 from accounts.models import User
+from askhandle.api.mentions import Person, mentions
 
 from .models import IdempotencyKey
 
@@ -65,20 +63,11 @@ def idempotency_keys_purge(*, before: dt.datetime | None = None) -> int:
     return deleted
 
 
-def idempotency_keys_forget(*, account: User, values: list[str]) -> int:
-    """Delete the account's stored answers that mention any of `values` (an erased person's
-    email, phone number, uuids): they are copies of the data being erased. Returns how many."""
-    # As stored: SQLite keeps the JSON text with non-ASCII characters escaped ("\u00e9").
-    needles = {form for value in values if value for form in (value, json.dumps(value)[1:-1])}
-    if not needles:
-        return 0
-    mentions = Q()
-    for needle in sorted(needles):
-        mentions |= Q(body_text__icontains=needle)
-    deleted, _ = (
-        IdempotencyKey.objects.filter(account=account)
-        .annotate(body_text=Cast("response_body", TextField()))
-        .filter(mentions)
-        .delete()
-    )
+def idempotency_keys_forget(*, account: User, person: Person) -> int:
+    """Delete the account's stored answers about `person` (see askhandle.api.mentions): they are
+    copies of the data being erased. Returns how many."""
+    deleted = 0
+    for mention in mentions("response_body", person):
+        count, _ = IdempotencyKey.objects.filter(account=account).filter(mention).delete()
+        deleted += count
     return deleted

@@ -1,9 +1,11 @@
 from django import forms
 from django.contrib import admin
 
+from askhandle.api.quotas import QuotaExceeded
+
 from .matching import keyword_normalize
 from .models import Keyword, KeywordNotification
-from .services import keyword_save
+from .services import keyword_save, keywords_quota_check
 
 
 class KeywordAdminForm(forms.ModelForm):
@@ -21,6 +23,12 @@ class KeywordAdminForm(forms.ModelForm):
             ).exclude(pk=self.instance.pk)
             if duplicates.exists():
                 self.add_error("keyword", "This account already has this keyword.")
+            if self.instance.pk is None:
+                # The service refuses it too; here it is a form error rather than a failed save.
+                try:
+                    keywords_quota_check(account=account)
+                except QuotaExceeded as error:
+                    self.add_error(None, str(error.detail))
         return data
 
 

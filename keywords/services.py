@@ -1,6 +1,10 @@
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from rest_framework.exceptions import ValidationError
 
+from accounts.models import User
+from accounts.services import account_alert_send
+from askhandle.api.quotas import quota_check
 from askhandle.api.sql import select_rows
 from messaging.models import Message
 from webhooks.models import EventType
@@ -12,10 +16,26 @@ from .models import Keyword, KeywordNotification
 DUPLICATE = "You already have this keyword."
 
 
+def keywords_quota_check(*, account: User) -> None:
+    """Refuse a new keyword beyond KEYWORDS_PER_ACCOUNT (askhandle.api.quotas.QuotaExceeded)."""
+    quota_check(
+        account=account,
+        queryset=Keyword.objects.filter(account=account),
+        limit=settings.KEYWORDS_PER_ACCOUNT,
+        adding=1,
+        noun="keywords",
+        setting="KEYWORDS_PER_ACCOUNT",
+    )
+
+
+@transaction.atomic
 def keyword_save(*, keyword: Keyword) -> Keyword:
-    """Create or update a keyword; a duplicate (ignoring case) answers 400, also under a race."""
+    """Create or update a keyword; a duplicate (ignoring case) answers 400, also under a race,
+    and so does a new keyword beyond the account's quota."""
     keyword.keyword = " ".join(keyword.keyword.split())
     keyword.normalized = keyword_normalize(keyword.keyword)
+    if keyword.pk is None:
+        keywords_quota_check(account=keyword.account)
     duplicates = Keyword.objects.filter(account=keyword.account_id, normalized=keyword.normalized)
     if duplicates.exclude(pk=keyword.pk).exists():
         raise ValidationError({"keyword": [DUPLICATE]})
@@ -28,13 +48,18 @@ def keyword_save(*, keyword: Keyword) -> Keyword:
 
 
 def keyword_notifications_record(*, message: Message) -> list[KeywordNotification]:
-    """One notification per keyword of the account found in a visitor message."""
+    """One notification per keyword of the account found in a visitor message, for at most
+    KEYWORD_NOTIFICATIONS_PER_MESSAGE keywords: the first ones the message mentions (in the
+    order of their first occurrence); the others make none, so one message's work (rows,
+    events, deliveries) stays bounded however many keywords the account has."""
     if message.is_support_sender:
         return []
     keywords = dict(select_rows(Keyword, ["normalized", "keyword"], account_id=message.account_id))
     if not keywords:
         return []
-    found = sorted(keywords_matching(message.body, list(keywords)))
+    found = keywords_matching(
+        message.body, keywords, limit=settings.KEYWORD_NOTIFICATIONS_PER_MESSAGE
+    )
     notifications = [
         KeywordNotification.objects.create(
             account_id=message.account_id,
@@ -49,5 +74,17 @@ def keyword_notifications_record(*, message: Message) -> list[KeywordNotificatio
             account=message.account,
             event=EventType.KEYWORD_NOTIFICATION_ADDED,
             instance=notification,
+        )
+    if notifications:
+        # One email per message, whatever the number of its keywords.
+        words = ", ".join(repr(n.keyword) for n in notifications)
+        room = message.room
+        account_alert_send(
+            account=message.account,
+            subject=f"Keyword {words} in {room}",
+            body=(
+                f"A visitor wrote {words} in room {room.label!r} ({room.name or 'no name'}):\n\n"
+                f"{message.body}\n"
+            ),
         )
     return notifications

@@ -1,11 +1,27 @@
+from django import forms
 from django.contrib import admin
 
+from askhandle.api.quotas import QuotaExceeded
+
 from .models import KnowledgeEntry, tags_split
-from .services import knowledge_entry_create, knowledge_entry_update
+from .services import knowledge_entry_create, knowledge_entry_update, knowledge_quota_check
+
+
+class KnowledgeEntryAdminForm(forms.ModelForm):
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk is None and data.get("account") is not None:
+            # The service refuses it too; here it is a form error rather than a failed save.
+            try:
+                knowledge_quota_check(account=data["account"])
+            except QuotaExceeded as error:
+                self.add_error(None, str(error.detail))
+        return data
 
 
 @admin.register(KnowledgeEntry)
 class KnowledgeEntryAdmin(admin.ModelAdmin):
+    form = KnowledgeEntryAdminForm
     list_display = ["question", "account", "tags", "updated_at"]
     list_filter = ["updated_at", "created_at"]
     search_fields = ["question", "answer", "tags", "uuid"]

@@ -311,6 +311,17 @@ def usable() -> bool:
     return _failed is None and available()
 
 
+def _limit_threads() -> None:
+    """BLAS's threads, process-wide (BOT_ENCODER_THREADS, 1 by default): a worker's request
+    threads already share the cores, and a product of a few tokens gains nothing from more
+    threads while they spin against each other. Measured in docs/performance.md: a chat turn's
+    encoding took 99 ms with OpenBLAS's default threads against 24 ms with one, under load."""
+    if settings.BOT_ENCODER_THREADS:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=settings.BOT_ENCODER_THREADS, user_api="blas")
+
+
 def encoder() -> Encoder:
     """The process's encoder, loaded (and its files checked) at first use."""
     global _encoder, _failed
@@ -323,6 +334,7 @@ def encoder() -> Encoder:
                     raise ModelUnavailable("numpy or the all-MiniLM-L6-v2 files are missing.")
                 try:
                     _encoder = Encoder(model_dir())
+                    _limit_threads()
                 except ModelUnavailable as error:
                     logger.error("Sentence embeddings off: %s", error)
                     _failed = error

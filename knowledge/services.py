@@ -1,16 +1,37 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from askhandle.api.quotas import quota_check
 
 from . import embedding, semantic
 from .models import KnowledgeEntry, tags_join
 
 
+def knowledge_quota_check(*, account: User, adding: int = 1) -> None:
+    """Refuse entries beyond KNOWLEDGE_ENTRIES_PER_ACCOUNT (askhandle.api.quotas.QuotaExceeded)."""
+    quota_check(
+        account=account,
+        queryset=KnowledgeEntry.objects.filter(account=account),
+        limit=settings.KNOWLEDGE_ENTRIES_PER_ACCOUNT,
+        adding=adding,
+        noun="knowledge entries",
+        setting="KNOWLEDGE_ENTRIES_PER_ACCOUNT",
+    )
+
+
+@transaction.atomic
 def knowledge_entry_create(*, account: User, question: str, answer: str, tags=()) -> KnowledgeEntry:
+    """A new entry; beyond the account's quota a 400 (QuotaExceeded) and nothing written."""
+    knowledge_quota_check(account=account)
+    return _entry_insert(account=account, question=question, answer=answer, tags=tags)
+
+
+def _entry_insert(*, account: User, question: str, answer: str, tags) -> KnowledgeEntry:
     entry = KnowledgeEntry(account=account, question=question, answer=answer, tags=tags_join(tags))
     entry.full_clean()
     entry.save(force_insert=True)
@@ -52,18 +73,21 @@ class ImportReport:
 def knowledge_import(*, account: User, entries: Iterable[EntryData], progress=None) -> ImportReport:
     """Create or update the account's entries, matched by question; unchanged ones are skipped.
 
-    All or nothing: one transaction, so a failure leaves the knowledge as it was.
+    All or nothing: one transaction, so a failure leaves the knowledge as it was. An import that
+    would take the account beyond its quota of entries is refused whole (QuotaExceeded).
     """
     entries = list(entries)
     existing: dict[str, KnowledgeEntry] = {}
     for entry in KnowledgeEntry.objects.filter(account=account).order_by("id"):
         existing.setdefault(question_key(entry.question), entry)
+    new = {question_key(data.question) for data in entries} - set(existing)
+    knowledge_quota_check(account=account, adding=len(new))
     report = ImportReport()
     for number, data in enumerate(entries, start=1):
         entry = existing.get(question_key(data.question))
         tags = tags_join(data.tags)
         if entry is None:
-            entry = knowledge_entry_create(
+            entry = _entry_insert(  # the quota is checked above, for all of them at once
                 account=account, question=data.question, answer=data.answer, tags=data.tags
             )
             existing[question_key(data.question)] = entry

@@ -6,13 +6,13 @@ from .models import Lead
 
 
 def lead_rooms(*, lead: Lead) -> QuerySet[Room]:
-    """The rooms held about a lead, in the lead's account: those with a message carrying the
-    lead's email (case-insensitive) or phone number (as stored).
+    """The rooms held about a lead, in the lead's account: those linked to it (a visitor message
+    recorded the lead there) and those with a message carrying the lead's email
+    (case-insensitive) or phone number (as stored).
 
-    The one place that decides which rooms belong to a lead, for the export and the purge: when
-    rooms get a link to their lead, add it to `match` here.
+    The one place that decides which rooms belong to a lead, for the export and the purge.
     """
-    match = Q(pk__in=[])
+    match = Q(lead=lead)
     if lead.email:
         match |= Q(messages__email__iexact=lead.email)
     if lead.phone_number:

@@ -3,9 +3,10 @@ import re
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
+from askhandle.api.mentions import Person
 from idempotency.services import idempotency_keys_forget
 from webhooks.models import EventType
-from webhooks.services import event_emit
+from webhooks.services import event_emit, events_forget
 
 from .models import Lead
 from .selectors import lead_rooms
@@ -30,16 +31,22 @@ def lead_update(*, lead: Lead, **fields) -> Lead:
 
 @transaction.atomic
 def lead_delete(*, lead: Lead, purge: bool = False) -> None:
-    """Delete a lead; with `purge`, also every room held about it (see `lead_rooms`) and so
-    their messages, and the stored create answers (Idempotency-Key replays) that mention the lead
-    or those rooms: a person's right to erasure."""
+    """Delete a lead; with `purge`, forget everything held about the person, in one transaction
+    (a person's right to erasure): every room held about them (see `lead_rooms`) with its
+    messages, keyword notifications and hand-offs; the webhook events about them (the lead, those
+    rooms, anything carrying their email or phone number) with their deliveries, pending or
+    finished, and attempt logs; and the stored create answers (Idempotency-Key replays) about
+    them. Stored copies are matched by exact identifiers and field values
+    (askhandle.api.mentions), never by text inside them."""
     if purge:
         rooms = lead_rooms(lead=lead)
-        room_uuids = [str(room_uuid) for room_uuid in rooms.values_list("uuid", flat=True)]
-        idempotency_keys_forget(
-            account=lead.account,
-            values=[str(lead.uuid), lead.email, lead.phone_number, *room_uuids],
+        person = Person(
+            uuids=(str(lead.uuid), *map(str, rooms.values_list("uuid", flat=True))),
+            email=lead.email,
+            phone_number=lead.phone_number,
         )
+        events_forget(account=lead.account, person=person)
+        idempotency_keys_forget(account=lead.account, person=person)
         rooms.delete()
     lead.delete()
 

@@ -18,8 +18,10 @@ from .services import lead_create, lead_delete, lead_update
 PURGE_PARAMETER = OpenApiParameter(
     "purge",
     bool,
-    description="`true`: also delete every room held about the lead (those whose messages carry "
-    "its email or phone number) with all their messages. Default `false`: the lead only.",
+    description="`true`: forget the person: also delete every room held about the lead (linked "
+    "to it, or whose messages carry its email or phone number) with all their messages, and the "
+    "webhook events (with their deliveries and attempt logs) and stored Idempotency-Key answers "
+    "about them, matched by exact identifiers and field values. Default `false`: the lead only.",
 )
 
 
@@ -30,7 +32,8 @@ PURGE_PARAMETER = OpenApiParameter(
     update=extend_schema(description="Update a lead (fields left out keep their values)."),
     partial_update=extend_schema(description="Update some fields of a lead."),
     destroy=extend_schema(
-        description="Delete a lead; with `?purge=true` also its rooms and their messages.",
+        description="Delete a lead; with `?purge=true` also its rooms and their messages, and "
+        "every webhook event, delivery and stored create answer about them.",
         parameters=[PURGE_PARAMETER],
         responses={204: None, 400: ERROR_RESPONSES[400]},
     ),

@@ -6,7 +6,11 @@
 1. `lead_capture` (leads): a visitor message's email or phone becomes the room's lead;
 2. `keyword_notify` (keywords): one notification per keyword of the account in the message;
 3. `webhook_emit` (here): the `message.added` event;
-4. `bot_answer` (bot): the bot's answer, last, because it is a message of its own, added after
+4. `reply_answer` (here): a person's reply fills `support_answer` of the visitor message it
+   answers (docs/api.md, "A person's reply is an answer");
+5. `bot_quiet` (bot): after a person's reply the bot stays quiet in the room and its open
+   hand-offs are resolved (docs/people.md);
+6. `bot_answer` (bot): the bot's answer, last, because it is a message of its own, added after
    this one (and it reads the room as the reactions before it left it).
 
 Why a registry filled in `AppConfig.ready()` rather than a module that imports the reactions:
@@ -15,8 +19,9 @@ they import messaging's models and services; messaging importing them back is th
 replaces. So each reacting app registers its reaction under a name in its `ready()`, and the order
 is declared here, by name, once. Registering a name that is not in `ORDER`, or twice, fails at
 start-up; a declared reaction that no app registered is a system check error (messaging.E001) and
-refuses to run (a message never silently skips a reaction). The webhook event is messaging's own
-reaction: webhooks sit below messaging, so messaging calls them directly.
+refuses to run (a message never silently skips a reaction). The webhook event and a reply's
+answer are messaging's own reactions: webhooks sit below messaging, so messaging calls them
+directly.
 
 A reaction is called as `reaction(message=message, answer=answer)`: it receives the new message
 (instance, in the transaction that created it) and how the bot is to answer it (`Answering`), and
@@ -28,6 +33,7 @@ from collections.abc import Callable
 
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Subquery
 
 from webhooks.models import EventType
 from webhooks.services import event_emit
@@ -44,13 +50,21 @@ class Answering(enum.StrEnum):
     # Only the background task answers: for a create whose commit comes after its response is
     # made (inside an Idempotency-Key's transaction), or where nobody waits (the admin).
     BACKGROUND = "background"
-    # No answer from the bot: the message is the bot's own answer.
+    # No answer from the bot: the message is the bot's own answer (so a support message created
+    # with NONE is the bot's, and one created otherwise is a person's reply).
     NONE = "none"
 
 
 Reaction = Callable[..., None]
 
-ORDER = ("lead_capture", "keyword_notify", "webhook_emit", "bot_answer")
+ORDER = (
+    "lead_capture",
+    "keyword_notify",
+    "webhook_emit",
+    "reply_answer",
+    "bot_quiet",
+    "bot_answer",
+)
 
 
 class MessageReactions:
@@ -91,7 +105,39 @@ def webhook_emit(*, message: Message, answer: Answering) -> None:
     event_emit(account=message.account, event=EventType.MESSAGE_ADDED, instance=message)
 
 
+def is_person_reply(*, message: Message, answer: Answering) -> bool:
+    """A support message that is not the bot's own answer (which is created with
+    `Answering.NONE`): a person answering, through the API or the admin."""
+    return message.is_support_sender and answer != Answering.NONE
+
+
+def reply_answer(*, message: Message, answer: Answering) -> None:
+    """A person's reply is an answer: it fills `support_answer` of the visitor message it
+    answers, so clients that poll that message (the vendor's sample frontend) show it.
+
+    The message it answers is the room's latest message before the reply, if that is a visitor
+    message without an answer; equivalently, the latest visitor message with no support message
+    after it. Nothing else is filled: after a support message (the bot's, a hand-off text, an
+    earlier reply) a reply answers no message, and earlier unanswered visitor messages keep
+    `null` (the reply answers the conversation, shown on its latest message). One conditional
+    UPDATE, so a bot answer racing with it (an LLM's, in the background) cannot be overwritten,
+    nor overwrite it.
+    """
+    if not is_person_reply(message=message, answer=answer):
+        return
+    latest = (
+        Message.objects.filter(room_id=message.room_id)
+        .exclude(pk=message.pk)
+        .order_by("-sent_at", "-id")
+        .values("pk")[:1]
+    )
+    Message.objects.filter(
+        pk=Subquery(latest), is_support_sender=False, support_answer__isnull=True
+    ).update(support_answer=message.body)
+
+
 message_reactions.register("webhook_emit", webhook_emit)
+message_reactions.register("reply_answer", reply_answer)
 
 
 @checks.register()

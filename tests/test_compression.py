@@ -164,3 +164,38 @@ def test_lists_are_compressed_on_both_databases(url, alice, room):
     """Through the fast path (PostgreSQL) or GZipMiddleware (SQLite, or a page not kept)."""
     plain = alice.client.get(url)
     assert_gzipped_equal(alice.client.get(url, **GZIP), plain)
+
+
+@pytest.mark.parametrize(
+    "accept_encoding",
+    ["gzip;q=0", "gzip; q=0.0, deflate", "identity", "*;q=0", "deflate, br", "gzip;q=bad", ""],
+)
+def test_a_client_that_refuses_gzip_gets_the_plain_answer(accept_encoding, alice, room):
+    for url in ["/api/v1/rooms/", f"/api/v1/rooms/{room.label}/"]:
+        for _ in range(2):  # the second from the fast path's kept page (PostgreSQL)
+            response = alice.client.get(url, HTTP_ACCEPT_ENCODING=accept_encoding)
+            assert response.status_code == 200
+            assert "Content-Encoding" not in response
+            assert "Accept-Encoding" in vary(response)
+            assert response.json()  # plain JSON
+
+
+@pytest.mark.parametrize(
+    "accept_encoding", ["gzip;q=0.5", "GZIP", "identity;q=0.1, gzip;q=1", "x-gzip", "br, gzip"]
+)
+def test_a_client_that_accepts_gzip_with_any_quality_gets_it(accept_encoding, alice, room):
+    for url in ["/api/v1/rooms/", f"/api/v1/rooms/{room.label}/"]:
+        plain = alice.client.get(url)
+        for _ in range(2):
+            assert_gzipped_equal(alice.client.get(url, HTTP_ACCEPT_ENCODING=accept_encoding), plain)
+
+
+def test_gzip_accepted_reads_qualities():
+    from askhandle.api.compression import gzip_accepted
+
+    assert gzip_accepted("gzip")
+    assert gzip_accepted("deflate, gzip;q=0.001")
+    assert not gzip_accepted("gzip;q=0, *")  # the explicit refusal wins
+    assert not gzip_accepted("*")  # gzip must be named
+    assert not gzip_accepted("gzip;q=1.5")  # out of range: malformed
+    assert not gzip_accepted("gzipx, xgzip")

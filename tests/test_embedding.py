@@ -213,3 +213,15 @@ def test_a_lexical_match_missing_from_the_vectors_boosts_no_other_entry():
     assert [m.entry.pk for m in found] == [9, 5, 2]
     assert found[0].confidence == pytest.approx(0.6 * 0.5 + 0.4 * (0.25 - 0.1) / 0.7, abs=1e-4)
     assert found[1].confidence == pytest.approx(0.4 * (0.3 - 0.1) / 0.7, abs=1e-4)
+
+
+@pytest.mark.skipif(not embedding.available(), reason="the model package is not installed")
+def test_the_encoder_runs_blas_on_one_thread(settings):
+    """BOT_ENCODER_THREADS (1): a worker's request threads share the cores already; BLAS's own
+    threads only spun against them (docs/performance.md)."""
+    from threadpoolctl import threadpool_info
+
+    embedding.encoder().encode(["warm"])
+    embedding._limit_threads()
+    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert blas and all(pool["num_threads"] == settings.BOT_ENCODER_THREADS == 1 for pool in blas)

@@ -175,7 +175,7 @@ def test_import_is_all_or_nothing_on_a_database_error(tmp_path, alice, monkeypat
     from knowledge import services
 
     calls = []
-    original = services.knowledge_entry_create
+    original = services._entry_insert
 
     def fail_second(**kwargs):
         calls.append(kwargs)
@@ -183,7 +183,7 @@ def test_import_is_all_or_nothing_on_a_database_error(tmp_path, alice, monkeypat
             raise RuntimeError("disk full")
         return original(**kwargs)
 
-    monkeypatch.setattr(services, "knowledge_entry_create", fail_second)
+    monkeypatch.setattr(services, "_entry_insert", fail_second)
     with pytest.raises(RuntimeError):
         run_import(tmp_path, "kb.csv", "question,answer\na,b\nc,d\n")
     assert entries(alice.user) == []

@@ -29,7 +29,14 @@ SHIPPING = "Standard shipping takes 3 to 5 business days."
 
 
 def test_the_reactions_are_one_explicit_ordered_list():
-    assert reactions.ORDER == ("lead_capture", "keyword_notify", "webhook_emit", "bot_answer")
+    assert reactions.ORDER == (
+        "lead_capture",
+        "keyword_notify",
+        "webhook_emit",
+        "reply_answer",
+        "bot_quiet",
+        "bot_answer",
+    )
     assert [
         (name, f"{reaction.__module__}.{reaction.__qualname__}")
         for name, reaction in message_reactions.reactions()
@@ -37,6 +44,8 @@ def test_the_reactions_are_one_explicit_ordered_list():
         ("lead_capture", "leads.reactions.lead_capture"),
         ("keyword_notify", "keywords.reactions.keyword_notify"),
         ("webhook_emit", "messaging.reactions.webhook_emit"),
+        ("reply_answer", "messaging.reactions.reply_answer"),
+        ("bot_quiet", "bot.reactions.bot_quiet"),
         ("bot_answer", "bot.reactions.bot_answer"),
     ]
 

@@ -22,6 +22,7 @@ def test_schema_describes_every_endpoint_field_and_filter(anon):
         "/api/v1/leads/{uuid}/export/",
         "/api/v1/rooms/",
         "/api/v1/rooms/{label}/",
+        "/api/v1/rooms/{label}/hand_back/",
         "/api/v1/messages/",
         "/api/v1/messages/{uuid}/",
         "/api/v1/webhooks/",

@@ -10,6 +10,7 @@ from rest_framework.exceptions import APIException
 
 from accounts.models import User
 from accounts.services import account_ownership_check
+from askhandle.api.mentions import Person, mentions
 from askhandle.api.quotas import quota_check
 from askhandle.api.sql import select_rows
 
@@ -64,6 +65,17 @@ def event_emit(*, account: User, event: str, instance) -> Event | None:
         for (pk,) in webhooks
     )
     return recorded
+
+
+def events_forget(*, account: User, person: Person) -> int:
+    """Delete the account's events about `person` (see askhandle.api.mentions) with their
+    deliveries, pending or finished, and those deliveries' attempt logs: the payloads are copies
+    of the data being erased. Call it in the erasure's transaction. Returns how many events."""
+    deleted = 0
+    for mention in mentions("data", person):
+        _, by_model = Event.objects.filter(account=account).filter(mention).delete()
+        deleted += by_model.get(Event._meta.label, 0)
+    return deleted
 
 
 def webhook_quota_check(*, account: User) -> None:

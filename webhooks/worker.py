@@ -218,6 +218,8 @@ def target_record(delivery: Delivery, *, outcome: transport.Outcome, now) -> dat
 @transaction.atomic
 def delivery_record(delivery: Delivery, *, started_at, outcome: transport.Outcome) -> None:
     number = delivery.attempt_count
+    if not Delivery.objects.select_for_update().filter(pk=delivery.pk).values_list("pk"):
+        return  # deleted while it was being sent (a lead's purge): nothing left to record
     DeliveryAttempt.objects.filter(delivery=delivery, number=number).update(
         duration_ms=outcome.duration_ms, status_code=outcome.status_code, error=outcome.error
     )

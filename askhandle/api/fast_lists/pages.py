@@ -6,12 +6,12 @@ from django.conf import settings
 from django.db import connections, router
 from django.db.models import Subquery
 from django.http import HttpResponse
-from django.middleware.gzip import re_accepts_gzip
 from django.utils.cache import patch_vary_headers
 from django_filters import utils as filter_utils
 from django_filters.constants import EMPTY_VALUES
 from django_filters.rest_framework import DjangoFilterBackend
 
+from askhandle.api.compression import gzip_accepted
 from askhandle.api.filters import DateBoundFilter
 
 from . import triggers
@@ -126,7 +126,7 @@ def page(view) -> HttpResponse | None:
 
 def _response(request, renderer, content: bytes, key, entry) -> HttpResponse:
     response = HttpResponse(content, content_type=renderer.media_type)
-    if key is not None and re_accepts_gzip.search(request.META.get("HTTP_ACCEPT_ENCODING", "")):
+    if key is not None and gzip_accepted(request.META.get("HTTP_ACCEPT_ENCODING", "")):
         # A kept page is compressed once, not per request; GZipMiddleware leaves an answer that
         # has a Content-Encoding alone.
         entry = entry or pages.get(key)

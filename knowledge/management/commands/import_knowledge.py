@@ -3,6 +3,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from askhandle.api.quotas import QuotaExceeded
 from knowledge.importers import FORMATS, PARSERS, ImportFileError, parse_knowledge_file
 from knowledge.services import knowledge_import
 
@@ -45,7 +46,10 @@ class Command(BaseCommand):
         except ImportFileError as error:
             where = f"{file}, line {error.line}" if error.line else file
             raise CommandError(f"{where}: {error.message}. Nothing was imported.") from None
-        report = knowledge_import(account=user, entries=entries, progress=self.progress)
+        try:
+            report = knowledge_import(account=user, entries=entries, progress=self.progress)
+        except QuotaExceeded as error:
+            raise CommandError(f"{error.detail} Nothing was imported.") from None
         if entries and self.verbosity > 0:
             self.stderr.write("")
         self.stdout.write(
