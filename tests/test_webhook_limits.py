@@ -69,6 +69,28 @@ def test_the_admin_keeps_the_quota_too(admin_client, alice, receiver, settings):
     assert Webhook.objects.count() == 1
 
 
+def test_one_message_fans_out_to_at_most_subscriptions_times_notifications(
+    alice, receiver, settings
+):
+    """WEBHOOKS_PER_ACCOUNT x KEYWORD_NOTIFICATIONS_PER_MESSAGE bounds one message's deliveries."""
+    settings.WEBHOOKS_PER_ACCOUNT = 3
+    settings.KEYWORD_NOTIFICATIONS_PER_MESSAGE = 2
+    for word in ["alpha", "bravo", "charlie"]:
+        response = alice.client.post("/api/v1/keywords/", {"keyword": word}, format="json")
+        assert response.status_code == 201
+    for n, event in enumerate(["keyword_notification.added"] * 2 + ["message.added"]):
+        response = alice.client.post(
+            "/api/v1/webhooks/", {"event": event, "target": f"{receiver.url}/{n}"}, format="json"
+        )
+        assert response.status_code == 201
+    assert create(alice, receiver.url).status_code == 400  # the quota: no fourth subscription
+
+    post_message(alice, RoomFactory(account=alice.user), body="alpha bravo charlie")
+    # 2 notifications (the cap) x 2 subscriptions, and the message itself x 1.
+    assert Delivery.objects.count() == 2 * 2 + 1
+    assert Delivery.objects.count() <= 3 * 2
+
+
 @pytest.mark.skipif(
     connection.vendor != "postgresql", reason="concurrent requests need a server database"
 )
