@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import ngettext
 
+from accounts.admin_scope import AccountScopedAdmin, AccountScopedTabularInline
 from askhandle.api.quotas import QuotaExceeded
 
 from .models import Delivery, DeliveryAttempt, Webhook
@@ -43,7 +44,7 @@ class WebhookAdminForm(forms.ModelForm):
 
 
 @admin.register(Webhook)
-class WebhookAdmin(admin.ModelAdmin):
+class WebhookAdmin(AccountScopedAdmin):
     form = WebhookAdminForm
     list_display = ["event", "target", "account", "is_active", "created_at"]
     list_filter = ["event", "is_active", "created_at"]
@@ -59,8 +60,9 @@ class WebhookAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)
         else:
             # Through the service, as the API (the quota, under the account's lock).
-            fields = dict(form.cleaned_data)
-            webhook = webhook_create(account=fields.pop("account"), **fields)
+            # The instance save_form built and checked (a login of an account: its own account).
+            fields = {name: getattr(obj, name) for name in form.Meta.fields if name != "account"}
+            webhook = webhook_create(account=obj.account, **fields)
             # The admin goes on with the instance its form built (the log, the redirect).
             vars(obj).update(vars(webhook))
         if not change:
@@ -81,7 +83,8 @@ class WebhookAdmin(admin.ModelAdmin):
             )
 
 
-class DeliveryAttemptInline(admin.TabularInline):
+class DeliveryAttemptInline(AccountScopedTabularInline):
+    account_path = "delivery__webhook__account"
     model = DeliveryAttempt
     fields = ["number", "started_at", "status_code", "duration_ms", "error"]
     readonly_fields = fields
@@ -93,7 +96,8 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(AccountScopedAdmin):
+    account_path = "webhook__account"
     list_display = [
         "uuid",
         "event_type",
