@@ -31,6 +31,7 @@ def command(
     threads: int | None = None,
     access_log=False,
     extra=(),
+    app: str = "askhandle.wsgi:application",
 ) -> list[str]:
     host, _, port = bind.rpartition(":")
     workers = workers or int(os.environ.get("WEB_CONCURRENCY") or 2)
@@ -43,7 +44,7 @@ def command(
         "--no-ws", "--log-level", os.environ.get("WEB_LOG_LEVEL", "warning"),
         *(["--access-log"] if access_log else []),
         *extra,
-        "askhandle.wsgi:application",
+        app,
     ]  # fmt: skip
 
 
