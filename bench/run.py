@@ -555,8 +555,8 @@ def markdown(rows, args, gunicorn_args, started):
         f"Measured {started:%Y-%m-%d %H:%M} UTC on {machine()}.",
         "",
         f"Command: `{' '.join(['.venv/bin/python', *sys.argv])}`; {args.server} "
-        f"`{' '.join(gunicorn_args)}`; wrk {args.duration}s per run, median of {args.rounds} "
-        "alternating round(s).",
+        f"{args.workers} workers x {args.threads} threads; rate limits on (counts raised); "
+        f"wrk {args.duration}s per run, median of {args.rounds} alternating round(s).",
         "",
         "| messages | endpoint | conns | server req/s | p50 ms | p99 ms | errors "
         "| baseline req/s | p50 ms | p99 ms | errors | ratio (req/s) |"
