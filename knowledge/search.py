@@ -157,15 +157,20 @@ def knowledge_rank(
             # a moment, we think) PostgreSQL answered slower: p95 15-17 against 14-14.5 ms,
             # docs/bot.md.
             lexical = _lexical_matches(account_id, text, context)
-            # A short follow-up means what it says in the light of what was asked before.
-            short = context and len(words(text)) <= SHORT_TEXT_WORDS
-            query = semantic.encode(f"{context} {text}" if short else text)
+            query = semantic.encode(semantic_query(text, context))
         except embedding.ModelUnavailable:
             pass  # logged once by the loader
         else:
             ids, matrix, entries = vectors
             return _with_similarities(ids, matrix @ query, entries, lexical, limit)
     return knowledge_search(account_id=account_id, text=text, context=context, limit=limit)
+
+
+def semantic_query(text: str, context: str = "") -> str:
+    """The text whose sentence embedding is compared with the entries': a short follow-up
+    means what it says in the light of what was asked before."""
+    short = context and len(words(text)) <= SHORT_TEXT_WORDS
+    return f"{context} {text}" if short else text
 
 
 def _with_similarities(ids, cosines, entries, lexical: list[Match], limit: int) -> list[Match]:
