@@ -249,22 +249,18 @@ def kb_bases(directory: Path = KB_DIR) -> dict[str, dict]:
 
 
 class _WordLists:
-    """knowledge/search.py with its synonym and expression table (knowledge/synonyms.py) or,
-    inside `plain()`, without it: every word its own only group, no expressions."""
+    """knowledge/search.py with its synonym and expression table (knowledge/synonyms.py,
+    "synonyms") or without it ("plain", as the server runs)."""
 
     def __init__(self):
         from knowledge import search
 
         self.search = search
-        self.original = (search.synonyms, search.phrases)
+        self.original = search.USE_SYNONYMS
 
-    def set(self, lexical: str):
+    def set(self, lexical: str | None):
         search = self.search
-        if lexical == "plain":
-            search.synonyms = lambda word: frozenset((word,))
-            search.phrases = lambda text: text.lower()
-        else:
-            search.synonyms, search.phrases = self.original
+        search.USE_SYNONYMS = self.original if lexical is None else lexical == "synonyms"
         search._entry_terms.cache_clear()  # an entry's terms depend on the expressions
 
 
@@ -325,20 +321,24 @@ def kb_record(account, base: dict, columns: dict, words_: _WordLists) -> dict:
         }
         for lexical in ("synonyms", "plain"):
             words_.set(lexical)
-            query = search.semantic_query(q["text"], context)
-            if query not in encoded:
-                encoded[query] = encoder.encode([query])[0]
-            vector = encoded[query]
-            record["cos"][lexical] = {
-                "qa": [round(float(x), 5) for x in stored @ vector],
-                "q": [round(float(x), 5) for x in question_alone @ vector],
-            }
+            record["cos"][lexical] = {}
+            for suffix, query in (
+                ("", search.semantic_query(q["text"], context, with_context=True)),
+                ("_alone", search.semantic_query(q["text"], context, with_context=False)),
+            ):
+                if query not in encoded:
+                    encoded[query] = encoder.encode([query])[0]
+                vector = encoded[query]
+                record["cos"][lexical] |= {
+                    "qa" + suffix: [round(float(x), 5) for x in stored @ vector],
+                    "q" + suffix: [round(float(x), 5) for x in question_alone @ vector],
+                }
             record["lex"][lexical] = {
                 str(columns[m.entry.pk]): m.confidence
                 for m in search._lexical_matches(account.pk, q["text"], context)
             }
         questions.append(record)
-    words_.set("synonyms")
+    words_.set(None)
     return {"slug": base["slug"], "entries": base["entries"], "questions": questions}
 
 
@@ -355,9 +355,12 @@ def kb_ask(account, base: dict, params: dict, words_: _WordLists) -> dict:
         search.SEMANTIC_SHARE,
         search.COSINE_FLOOR,
         search.COSINE_CEILING,
+        search.MARGIN_WEIGHT,
+        search.CONTEXT_IN_QUERY,
         settings.BOT_CONFIDENCE_THRESHOLD,
     )
-    search.SEMANTIC_SHARE = params["share"]
+    search.CONTEXT_IN_QUERY = params["context"] == "with"
+    search.SEMANTIC_SHARE, search.MARGIN_WEIGHT = params["share"], params["margin"]
     search.COSINE_FLOOR, search.COSINE_CEILING = params["floor"], params["ceiling"]
     settings.BOT_CONFIDENCE_THRESHOLD = params["threshold"]
     words_.set(params["lexical"])
@@ -385,8 +388,8 @@ def kb_ask(account, base: dict, params: dict, words_: _WordLists) -> dict:
                          "confidence": answer.confidence})  # fmt: skip
     finally:
         search.SEMANTIC_SHARE, search.COSINE_FLOOR, search.COSINE_CEILING = saved[:3]
-        settings.BOT_CONFIDENCE_THRESHOLD = saved[3]
-        words_.set("synonyms")
+        search.MARGIN_WEIGHT, search.CONTEXT_IN_QUERY, settings.BOT_CONFIDENCE_THRESHOLD = saved[3:]
+        words_.set(None)
     answerable = [r for r in rows if r["kind"] != "unanswerable"]
     unanswerable = [r for r in rows if r["kind"] == "unanswerable"]
     times.sort()
@@ -414,6 +417,7 @@ def kb_evaluate_here() -> dict:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "askhandle.settings")
     django.setup()
+    from django.conf import settings
     from django.core.management import call_command
     from django.db import connection
 
@@ -432,6 +436,8 @@ def kb_evaluate_here() -> dict:
             recorded[slug] = kb_record(account, base, columns, words_)
         if os.environ.get("BOT_EVAL_RECORD"):
             Path(os.environ["BOT_EVAL_RECORD"]).write_text(json.dumps(recorded))
+        if os.environ.get("BOT_EVAL_SYNONYMS"):
+            loko.LEXICAL = ("plain", "synonyms")
         chosen = loko.folds(recorded)
         for slug, base in bases.items():
             params = chosen[slug]["params"]
@@ -443,7 +449,25 @@ def kb_evaluate_here() -> dict:
     finally:
         for account in accounts.values():
             account.delete()
-    return {"database": connection.vendor, "bases": results}
+    from knowledge import search
+
+    shipped = {
+        "lexical": "synonyms" if search.USE_SYNONYMS else "plain",
+        "vector": "qa",
+        "context": "with" if search.CONTEXT_IN_QUERY else "alone",
+        "share": search.SEMANTIC_SHARE,
+        "floor": search.COSINE_FLOOR,
+        "ceiling": search.COSINE_CEILING,
+        "margin": search.MARGIN_WEIGHT,
+        "threshold": settings.BOT_CONFIDENCE_THRESHOLD,
+    }
+    return {
+        "database": connection.vendor,
+        "bases": results,
+        "all": chosen["all bases"],
+        "shipped": shipped,
+        "shipped_figures": {slug: loko.figures(recorded[slug], shipped) for slug in recorded},
+    }
 
 
 def kb_report(name: str, report: dict, verbose: bool) -> bool:
@@ -481,7 +505,7 @@ def kb_report(name: str, report: dict, verbose: bool) -> bool:
     for slug, r in bases.items():
         p = r["params"]
         print(
-            f"    without {slug:<18} words={p['lexical']} vector={p['vector']} "
+            f"    without {slug:<18} words={p['lexical']} vector={p['vector']} context={p['context']} "
             f"share={p['share']:.1f} cosine=[{p['floor']:.1f}, {p['ceiling']:.1f}] "
             f"threshold={p['threshold']:.2f}  ({r['training']['top1']:.1%} / "
             f"{r['training']['handoff']:.1%})"
@@ -493,6 +517,28 @@ def kb_report(name: str, report: dict, verbose: bool) -> bool:
                 f"      note: the recorded scores give {offline[0]:.1%} / {offline[1]:.1%} "
                 "for this base, the live run above"
             )
+    p, fit = report["all"]["params"], report["all"]["training"]
+    print(
+        f"  chosen on all bases (what the server should ship): words={p['lexical']} "
+        f"context={p['context']} "
+        f"share={p['share']:.1f} cosine=[{p['floor']:.1f}, {p['ceiling']:.1f}] "
+        f"margin={p['margin']:.1f} threshold={p['threshold']:.2f} "
+        f"({fit['top1']:.1%} / {fit['handoff']:.1%}, figures on the bases it was chosen on)"
+    )
+    s = report["shipped"]
+    print(
+        f"  the server's settings now: words={s['lexical']} context={s['context']} "
+        f"share={s['share']:.1f} "
+        f"cosine=[{s['floor']:.1f}, {s['ceiling']:.1f}] margin={s['margin']:.1f} "
+        f"threshold={s['threshold']:.2f}; on each base (NOT held out: chosen on all of them):"
+    )
+    print(
+        "    "
+        + ", ".join(
+            f"{slug} {f['top1']:.0%}/{f['handoff']:.0%}"
+            for slug, f in report["shipped_figures"].items()
+        )
+    )
     if verbose:
         for slug, r in bases.items():
             for miss in r["misses"]:
@@ -597,6 +643,8 @@ def kb_main() -> int:
         env.pop("BOT_LLM_URL", None)
         if url:
             env["DATABASE_URL"] = url
+        if "--synonyms" in sys.argv:
+            env["BOT_EVAL_SYNONYMS"] = "1"
         if "--record" in sys.argv:
             env["BOT_EVAL_RECORD"] = sys.argv[sys.argv.index("--record") + 1] + f".{name}.json"
         run = subprocess.run(

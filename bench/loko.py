@@ -18,10 +18,16 @@ SHARES = tuple(round(x, 2) for x in np.arange(0.0, 1.0001, 0.1))
 FLOORS = (0.0, 0.1, 0.2, 0.3, 0.4)
 CEILINGS = (0.6, 0.7, 0.8, 0.9, 1.0)
 THRESHOLDS = tuple(round(x, 3) for x in np.arange(0.15, 0.9001, 0.01))
-LEXICAL = ("synonyms", "plain")  # with knowledge/synonyms.py or without it
+# Without knowledge/synonyms.py (as the server runs), or with it too (bot_eval.py --synonyms).
+LEXICAL = ("plain",)
+# How much the best entry's lead over the second adds to its confidence.
+MARGINS = (0.0, 1.0, 2.0, 3.0)
 # Which entry vector: of question and answer (what the server stores), of the question alone,
 # or the larger of the two cosines.
 VECTORS = ("qa",)
+# Whether a short follow-up's vector is of the text with its context (the previous visitor
+# message) or of the text alone.
+CONTEXTS = ("with", "alone")
 # The training bases' hand-offs of unanswerable questions must reach this (mean over bases).
 HANDOFF_TARGET = 0.90
 
@@ -30,15 +36,18 @@ HANDOFF_TARGET = 0.90
 class Params:
     lexical: str
     vector: str
+    context: str
     share: float
     floor: float
     ceiling: float
+    margin: float
     threshold: float
 
     def short(self) -> str:
         return (
             f"words={self.lexical} vector={self.vector} share={self.share:.1f} "
-            f"cosine=[{self.floor:.1f},{self.ceiling:.1f}] threshold={self.threshold:.2f}"
+            f"cosine=[{self.floor:.1f},{self.ceiling:.1f}] margin={self.margin:.1f} "
+            f"threshold={self.threshold:.2f}"
         )
 
 
@@ -49,14 +58,15 @@ def base_arrays(base: dict) -> dict:
     questions = base["questions"]
     n = len(base["entries"])
     arrays = {"expect": np.array([-1 if q["expect"] is None else q["expect"] for q in questions])}
-    for lexical in LEXICAL:
-        for kind in ("qa", "q"):
-            arrays[f"cos_{lexical}_{kind}"] = np.array(
-                [q["cos"][lexical][kind] for q in questions], dtype=np.float64
-            )
-        arrays[f"cos_{lexical}_max"] = np.maximum(
-            arrays[f"cos_{lexical}_qa"], arrays[f"cos_{lexical}_q"]
-        )
+    for lexical in ("plain", "synonyms"):
+        for context in CONTEXTS:
+            key = f"cos_{lexical}_{{}}_{context}"
+            for kind in ("qa", "q"):
+                suffix = "" if context == "with" else "_alone"
+                arrays[key.format(kind)] = np.array(
+                    [q["cos"][lexical][kind + suffix] for q in questions], dtype=np.float64
+                )
+            arrays[key.format("max")] = np.maximum(arrays[key.format("qa")], arrays[key.format("q")])
         matrix = np.zeros((len(questions), n))
         for row, q in enumerate(questions):
             for column, confidence in q["lex"][lexical].items():
@@ -65,18 +75,21 @@ def base_arrays(base: dict) -> dict:
     return arrays
 
 
-def scores(arrays: dict, lexical: str, vector: str, share: float, floor: float, ceiling: float):
-    """Every entry's confidence for every question, as knowledge/search.py computes it."""
-    cosines = arrays[f"cos_{lexical}_{vector}"]
+def scores(arrays: dict, lexical, vector, context, share, floor, ceiling):
+    """Every entry's score for every question, as knowledge/search.py computes it."""
+    cosines = arrays[f"cos_{lexical}_{vector}_{context}"]
     semantic = share * np.clip((cosines - floor) / (ceiling - floor), 0.0, 1.0)
     return np.round(semantic + (1 - share) * arrays[f"lex_{lexical}"], 4)
 
 
-def best(arrays: dict, matrix) -> tuple:
-    """(the best confidence per question, whether its entry is the expected one)."""
+def best(arrays: dict, matrix, margin: float = 0.0) -> tuple:
+    """(the best entry's confidence per question, whether it is the expected one). The
+    confidence is its score plus `margin` times its lead over the second best."""
     top = np.argmax(matrix, axis=1)  # ties: the first column, the lower id (entries in id order)
-    confidence = matrix[np.arange(len(top)), top]
-    return confidence, (top == arrays["expect"]) & (confidence > 0)
+    score = matrix[np.arange(len(top)), top]
+    second = np.sort(matrix, axis=1)[:, -2] if matrix.shape[1] > 1 else np.zeros(len(top))
+    confidence = np.round(np.minimum(score + margin * (score - second), 1.0), 4)
+    return confidence, (top == arrays["expect"]) & (score > 0)
 
 
 def sweep(confidence, correct, expect) -> tuple:
@@ -90,19 +103,21 @@ def sweep(confidence, correct, expect) -> tuple:
 
 
 def grid() -> list[tuple]:
-    return list(itertools.product(LEXICAL, VECTORS, SHARES, FLOORS, CEILINGS))
+    return list(itertools.product(LEXICAL, VECTORS, CONTEXTS, SHARES, FLOORS, CEILINGS, MARGINS))
 
 
 def tables(bases: dict[str, dict]) -> tuple[list[tuple], dict]:
     """Per base and grid point: top-1 and hand-off rate at every threshold."""
-    points = [p for p in grid() if p[4] > p[3]]
+    points = [p for p in grid() if p[5] > p[4]]  # ceiling above floor
     out = {}
     for slug, arrays in bases.items():
         top1s, handoffs = [], []
-        for lexical, vector, share, floor, ceiling in points:
-            confidence, correct = best(
-                arrays, scores(arrays, lexical, vector, share, floor, ceiling)
-            )
+        matrices = {}
+        for *key, margin in points:
+            key = tuple(key)
+            if key not in matrices:
+                matrices = {key: scores(arrays, *key)}
+            confidence, correct = best(arrays, matrices[key], margin)
             t, h = sweep(confidence, correct, arrays["expect"])
             top1s.append(t)
             handoffs.append(h)
@@ -122,23 +137,23 @@ def choose(points, per_base: dict, training: list[str]) -> tuple[Params, dict]:
     else:
         key = (top1 + handoff) * 1000 + handoff
     point, threshold = np.unravel_index(np.argmax(key), key.shape)
-    lexical, vector, share, floor, ceiling = points[point]
-    params = Params(lexical, vector, share, floor, ceiling, THRESHOLDS[threshold])
+    params = Params(*points[point], THRESHOLDS[threshold])
     return params, {
         "top1": float(top1[point, threshold]),
         "handoff": float(handoff[point, threshold]),
     }
 
 
-def folds(recorded: dict[str, dict], pooled_only: tuple[str, ...] = ()) -> dict:
-    """For every base: the parameters chosen on all the others, and the training figures."""
+def folds(recorded: dict[str, dict]) -> dict:
+    """For every base: the parameters chosen on all the others, and the training figures; and
+    under "all bases", those chosen on every base (what the server ships)."""
     bases = {slug: base_arrays(base) for slug, base in recorded.items()}
     points, per_base = tables(bases)
     chosen = {}
-    for slug in bases:
+    for slug in [*bases, None]:
         training = [s for s in bases if s != slug]
         params, fit = choose(points, per_base, training)
-        chosen[slug] = {"params": asdict(params), "training": fit}
+        chosen[slug or "all bases"] = {"params": asdict(params), "training": fit}
     return chosen
 
 
@@ -147,8 +162,8 @@ def figures(base: dict, params: dict) -> dict:
     live run against)."""
     arrays = base_arrays(base)
     p = dict(params)
-    threshold = p.pop("threshold")
-    confidence, correct = best(arrays, scores(arrays, **p))
+    threshold, margin = p.pop("threshold"), p.pop("margin")
+    confidence, correct = best(arrays, scores(arrays, **p), margin)
     answerable = arrays["expect"] >= 0
     answered = confidence >= threshold
     return {

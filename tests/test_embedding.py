@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
-from knowledge import embedding, semantic
+from knowledge import embedding, search, semantic
 from knowledge.models import KnowledgeEntry
 from knowledge.search import knowledge_rank
 
@@ -118,9 +118,13 @@ def test_another_accounts_entries_never_answer(alice, bob):
     KnowledgeEntry.objects.create(
         account=alice.user, question="How long does shipping take?", answer="3 to 5 days."
     )
-    assert [
-        m.entry.account_id for m in knowledge_rank(account_id=alice.user.pk, text="coupon")
-    ] == [alice.user.pk]
+    # Bob's entry is the one that means "coupon"; Alice's ranking never holds it.
+    [bobs] = knowledge_rank(account_id=bob.user.pk, text="Where do I put my coupon?", limit=1)
+    assert bobs.entry.account_id == bob.user.pk
+    assert all(
+        m.entry.account_id == alice.user.pk
+        for m in knowledge_rank(account_id=alice.user.pk, text="Where do I put my coupon?")
+    )
     sent = post(alice, bot_room(alice.user), "Where do I put my coupon?")
     assert sent["terminated"] is True
 
@@ -201,7 +205,11 @@ def test_a_lexical_match_missing_from_the_vectors_boosts_no_other_entry():
     from knowledge.search import Match, _with_similarities
 
     entries = {pk: KnowledgeEntry(pk=pk, question=f"q{pk}") for pk in (2, 5, 9)}
-    cosines = np.array([0.2, 0.3, 0.25], dtype=np.float32)
+    floor, ceiling = search.COSINE_FLOOR, search.COSINE_CEILING
+    # Cosines a quarter, half and three eighths of the way from the floor to the ceiling.
+    cosines = np.array(
+        [floor + (ceiling - floor) * f for f in (0.25, 0.5, 0.375)], dtype=np.float32
+    )
     newcomer = KnowledgeEntry(pk=7, question="new")
     found = _with_similarities(
         np.array([2, 5, 9]),
@@ -211,5 +219,10 @@ def test_a_lexical_match_missing_from_the_vectors_boosts_no_other_entry():
         limit=3,
     )
     assert [m.entry.pk for m in found] == [9, 5, 2]
-    assert found[0].confidence == pytest.approx(0.6 * 0.5 + 0.4 * (0.25 - 0.1) / 0.7, abs=1e-4)
-    assert found[1].confidence == pytest.approx(0.4 * (0.3 - 0.1) / 0.7, abs=1e-4)
+    share = search.SEMANTIC_SHARE
+    first, second = (1 - share) * 0.5 + share * 0.375, share * 0.5
+    # The best entry's confidence adds its lead over the second (knowledge/search.py).
+    lead = min(first + search.MARGIN_WEIGHT * (first - second), 1.0)
+    assert found[0].confidence == pytest.approx(lead, abs=1e-4)
+    assert found[1].confidence == pytest.approx(second, abs=1e-4)
+    assert found[2].confidence == pytest.approx(share * 0.25, abs=1e-4)
