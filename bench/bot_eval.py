@@ -409,6 +409,20 @@ def kb_ask(account, base: dict, params: dict, words_: _WordLists) -> dict:
     }
 
 
+# The ranking's parameters before this evaluation existed (chosen on the shop base alone, so
+# held out for every other base).
+BEFORE = {
+    "lexical": "synonyms",
+    "vector": "qa",
+    "context": "with",
+    "share": 0.4,
+    "floor": 0.1,
+    "ceiling": 0.8,
+    "margin": 0.0,
+    "threshold": 0.35,
+}
+
+
 def kb_evaluate_here() -> dict:
     """Runs inside one database's process: load every base into its own scratch account, record
     the raw scores, choose each fold's parameters on the other bases (bench/loko.py), then ask
@@ -417,11 +431,11 @@ def kb_evaluate_here() -> dict:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "askhandle.settings")
     django.setup()
+    import loko
     from django.conf import settings
     from django.core.management import call_command
     from django.db import connection
 
-    import loko
     from accounts.models import User
 
     call_command("migrate", verbosity=0)
@@ -464,6 +478,7 @@ def kb_evaluate_here() -> dict:
     return {
         "database": connection.vendor,
         "bases": results,
+        "before": {slug: loko.figures(recorded[slug], BEFORE) for slug in recorded},
         "all": chosen["all bases"],
         "shipped": shipped,
         "shipped_figures": {slug: loko.figures(recorded[slug], shipped) for slug in recorded},
@@ -507,7 +522,8 @@ def kb_report(name: str, report: dict, verbose: bool) -> bool:
         print(
             f"    without {slug:<18} words={p['lexical']} vector={p['vector']} context={p['context']} "
             f"share={p['share']:.1f} cosine=[{p['floor']:.1f}, {p['ceiling']:.1f}] "
-            f"threshold={p['threshold']:.2f}  ({r['training']['top1']:.1%} / "
+            f"margin={p['margin']:.1f} threshold={p['threshold']:.2f}  "
+            f"({r['training']['top1']:.1%} / "
             f"{r['training']['handoff']:.1%})"
         )
         live = (r["top1"][0] / r["top1"][1], r["handoff"][0] / r["handoff"][1])
@@ -517,6 +533,13 @@ def kb_report(name: str, report: dict, verbose: bool) -> bool:
                 f"      note: the recorded scores give {offline[0]:.1%} / {offline[1]:.1%} "
                 "for this base, the live run above"
             )
+    print(
+        "  before (share 0.4, cosine [0.1, 0.8], threshold 0.35, synonyms, no lead; chosen on"
+        " the shop base):\n    "
+        + ", ".join(
+            f"{slug} {f['top1']:.0%}/{f['handoff']:.0%}" for slug, f in report["before"].items()
+        )
+    )
     p, fit = report["all"]["params"], report["all"]["training"]
     print(
         f"  chosen on all bases (what the server should ship): words={p['lexical']} "

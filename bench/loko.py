@@ -66,7 +66,9 @@ def base_arrays(base: dict) -> dict:
                 arrays[key.format(kind)] = np.array(
                     [q["cos"][lexical][kind + suffix] for q in questions], dtype=np.float64
                 )
-            arrays[key.format("max")] = np.maximum(arrays[key.format("qa")], arrays[key.format("q")])
+            arrays[key.format("max")] = np.maximum(
+                arrays[key.format("qa")], arrays[key.format("q")]
+            )
         matrix = np.zeros((len(questions), n))
         for row, q in enumerate(questions):
             for column, confidence in q["lex"][lexical].items():

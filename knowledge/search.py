@@ -31,9 +31,9 @@ import snowballstemmer
 from django.db import connection
 
 from . import embedding, semantic
+from . import synonyms as word_lists
 from .models import KnowledgeEntry
 from .search_index import search_index_available
-from . import synonyms as word_lists
 
 CANDIDATES = 30
 # A text with at most this many meaningful words is a follow-up that may need its context.
@@ -55,12 +55,13 @@ UNKNOWN_WEIGHT = 1.5
 # lead over the second adds to its confidence (a clear winner is surer than one of several
 # close ones). Chosen on the knowledge bases of bench/kb/ by bench/bot_eval.py, whose
 # leave-one-base-out figures say what to expect of them on a base nobody tuned on (docs/bot.md).
-SEMANTIC_SHARE = 0.5
-COSINE_FLOOR = 0.3
+SEMANTIC_SHARE = 0.6
+COSINE_FLOOR = 0.2
 COSINE_CEILING = 0.7
-MARGIN_WEIGHT = 2.0
-# Whether a short follow-up's sentence embedding is made of it together with its context.
-CONTEXT_IN_QUERY = True
+MARGIN_WEIGHT = 3.0
+# Whether a short follow-up's sentence embedding is made of it together with its context (off:
+# of the follow-up alone; its context still counts through the words, `_lexical_matches`).
+CONTEXT_IN_QUERY = False
 # Past this many words, a text is cut (the rest adds noise, not meaning).
 MAX_WORDS = 40
 # Without a full-text index (SQLite built without FTS5) every entry is a candidate, up to this.
@@ -216,7 +217,8 @@ def _with_similarities(ids, cosines, entries, lexical: list[Match], limit: int) 
         known = ids[rows] == pks
         confidences = np.array([m.confidence for m in lexical])
         scores[rows[known]] += (1 - SEMANTIC_SHARE) * confidences[known]
-    best = np.argsort(-scores, kind="stable")[:limit]  # ties: the lower id first
+    # Ties: the lower id first. The second best is needed for the best one's lead.
+    best = np.argsort(-scores, kind="stable")[: max(limit, 2)]
     matches = [
         Match(entry=entries[int(ids[row])], confidence=round(float(scores[row]), 4))
         for row in best
@@ -225,7 +227,7 @@ def _with_similarities(ids, cosines, entries, lexical: list[Match], limit: int) 
     if matches:
         second = float(scores[best[1]]) if len(best) > 1 else 0.0
         matches[0] = _with_lead(matches[0], float(scores[best[0]]), second)
-    return matches
+    return matches[:limit]
 
 
 def _with_lead(match: Match, score: float, second: float) -> Match:

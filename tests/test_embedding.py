@@ -226,3 +226,18 @@ def test_a_lexical_match_missing_from_the_vectors_boosts_no_other_entry():
     assert found[0].confidence == pytest.approx(lead, abs=1e-4)
     assert found[1].confidence == pytest.approx(second, abs=1e-4)
     assert found[2].confidence == pytest.approx(share * 0.25, abs=1e-4)
+
+
+def test_the_best_entrys_confidence_does_not_depend_on_the_limit(alice, shop, monkeypatch):
+    """The lead over the second best needs the second, also when one entry is asked for (the
+    built-in answerer asks for one). (A small weight of the lead, so that the confidences of so
+    small a knowledge stay below 1 and differ when the second is missed.)"""
+    monkeypatch.setattr(search, "MARGIN_WEIGHT", 0.25)
+    texts = ["Where do I put my coupon?", "shipping or refund", "how long does a refund take"]
+    confidences = []
+    for text in texts:
+        [one] = knowledge_rank(account_id=alice.user.pk, text=text, limit=1)
+        many = knowledge_rank(account_id=alice.user.pk, text=text, limit=10)
+        assert (one.entry, one.confidence) == (many[0].entry, many[0].confidence)
+        confidences.append(one.confidence)
+    assert len(many) > 1 and min(confidences) < 1.0, confidences
