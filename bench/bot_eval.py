@@ -508,8 +508,8 @@ def kb_report(name: str, report: dict, verbose: bool) -> bool:
     times = sorted(pooled["times"])
     t, h = pooled["top1"], pooled["handoff"]
     print(
-        f"  {'pooled (external)':<18} {t[0] / t[1]:>6.1%} ({t[0]:>3}/{t[1]:>3}) {h[0] / h[1]:>6.1%} "
-        f"({h[0]:>3}/{h[1]:>3}) {statistics.median(times):>5.2f} ms "
+        f"  {'pooled (external)':<18} {t[0] / t[1]:>6.1%} ({t[0]:>3}/{t[1]:>3}) "
+        f"{h[0] / h[1]:>6.1%} ({h[0]:>3}/{h[1]:>3}) {statistics.median(times):>5.2f} ms "
         f"{times[int(0.95 * (len(times) - 1))]:>5.2f} ms"
     )
     print("  by kind (held-out):")
@@ -520,7 +520,8 @@ def kb_report(name: str, report: dict, verbose: bool) -> bool:
     for slug, r in bases.items():
         p = r["params"]
         print(
-            f"    without {slug:<18} words={p['lexical']} vector={p['vector']} context={p['context']} "
+            f"    without {slug:<18} words={p['lexical']} vector={p['vector']} "
+            f"context={p['context']} "
             f"share={p['share']:.1f} cosine=[{p['floor']:.1f}, {p['ceiling']:.1f}] "
             f"margin={p['margin']:.1f} threshold={p['threshold']:.2f}  "
             f"({r['training']['top1']:.1%} / "

@@ -95,7 +95,7 @@ def best(arrays: dict, matrix, margin: float = 0.0) -> tuple:
 
 
 def sweep(confidence, correct, expect) -> tuple:
-    """For every threshold of THRESHOLDS: (top-1 on answerable, share of unanswerable handed off)."""
+    """For every threshold of THRESHOLDS: (top-1 on answerable, unanswerable handed off)."""
     thresholds = np.array(THRESHOLDS)[:, None]
     answered = confidence[None, :] >= thresholds
     answerable = expect >= 0
