@@ -163,6 +163,20 @@ def test_vectors_are_made_once_and_remade_when_the_text_changes(alice, shop, mon
     assert encoded == [1, 1]  # the edited entry, the question
     assert KnowledgeEntry.objects.get(pk=entry.pk).embedding != stored
 
+    # The tags are part of the vector's text: new tags, a new vector.
+    gift = KnowledgeEntry.objects.get(pk=entry.pk)
+    before = bytes(gift.embedding)
+    response = alice.client.patch(
+        f"/api/v1/knowledge/{entry.uuid}/", {"tags": ["present", "wrap"]}, format="json"
+    )
+    assert response.status_code == 200
+    encoded.clear()
+    assert ask("Can you wrap a present for my mum?") == "Gift wrapping"
+    assert encoded == [1, 1]  # the re-tagged entry, the question
+    after = bytes(KnowledgeEntry.objects.get(pk=entry.pk).embedding)
+    assert after[: semantic.DIGEST_BYTES] != before[: semantic.DIGEST_BYTES]
+    assert after[semantic.DIGEST_BYTES :] != before[semantic.DIGEST_BYTES :]
+
     # Rows written without the ORM's help (a bulk load) get theirs at the next question.
     KnowledgeEntry.objects.bulk_create(
         [KnowledgeEntry(account=alice.user, question="Do you sell gift cards?", answer="Yes.")]
