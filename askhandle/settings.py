@@ -330,7 +330,7 @@ TASKS = {
 BOT_ANSWER_BUDGET_SECONDS = env_float("BOT_ANSWER_BUDGET_SECONDS", 3)
 # Background answers: tries before a message is given up on (bot.services.answer_retry_delay).
 BOT_ANSWER_ATTEMPTS = env_int("BOT_ANSWER_ATTEMPTS", 5)
-BOT_CONFIDENCE_THRESHOLD = env_float("BOT_CONFIDENCE_THRESHOLD", 0.78)
+BOT_CONFIDENCE_THRESHOLD = env_float("BOT_CONFIDENCE_THRESHOLD", 0.55)
 BOT_CONTEXT_MESSAGES = env_int("BOT_CONTEXT_MESSAGES", 6)
 BOT_LLM_URL = os.environ.get("BOT_LLM_URL", "")
 BOT_LLM_MODEL = os.environ.get("BOT_LLM_MODEL", "")

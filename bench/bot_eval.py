@@ -535,8 +535,8 @@ def kb_report(name: str, report: dict, verbose: bool) -> bool:
                 "for this base, the live run above"
             )
     print(
-        "  before (share 0.4, cosine [0.1, 0.8], threshold 0.35, synonyms, no lead; chosen on"
-        " the shop base):\n    "
+        "  the parameters before (share 0.4, cosine [0.1, 0.8], threshold 0.35, synonyms, no"
+        " lead; chosen on the shop base), with today's vectors:\n    "
         + ", ".join(
             f"{slug} {f['top1']:.0%}/{f['handoff']:.0%}" for slug, f in report["before"].items()
         )
