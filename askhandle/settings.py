@@ -373,7 +373,7 @@ TASKS = {
 BOT_ANSWER_BUDGET_SECONDS = env_float("BOT_ANSWER_BUDGET_SECONDS", 3)
 # Background answers: tries before a message is given up on (bot.services.answer_retry_delay).
 BOT_ANSWER_ATTEMPTS = env_int("BOT_ANSWER_ATTEMPTS", 5)
-BOT_CONFIDENCE_THRESHOLD = env_float("BOT_CONFIDENCE_THRESHOLD", 0.35)
+BOT_CONFIDENCE_THRESHOLD = env_float("BOT_CONFIDENCE_THRESHOLD", 0.55)
 BOT_CONTEXT_MESSAGES = env_int("BOT_CONTEXT_MESSAGES", 6)
 # BLAS threads of the sentence encoder per process (0: the BLAS library's default, one per core).
 BOT_ENCODER_THREADS = env_int("BOT_ENCODER_THREADS", 1)

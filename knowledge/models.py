@@ -24,7 +24,7 @@ class KnowledgeEntry(models.Model):
     tags = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
-    # The sentence embedding of question and answer, after a digest of that text (see
+    # The sentence embedding of question, tags and answer, after a digest of that text (see
     # knowledge/semantic.py); made by the server, remade when the text changes.
     embedding = models.BinaryField(null=True, editable=False)
 

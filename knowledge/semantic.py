@@ -1,6 +1,8 @@
 """Each entry's sentence embedding, kept in the database, and a visitor text's similarity to them.
 
-An entry's vector is the embedding of its question and answer (knowledge/embedding.py). It is
+An entry's vector is the embedding of its question, tags and answer (knowledge/embedding.py;
+the tags were added on 2026-12-02: on the knowledge bases of bench/kb/ they raised the answers
+right on bases nobody tuned on from 58 % to 61 %, docs/bot.md). It is
 stored beside the entry (`KnowledgeEntry.embedding`) with a digest of the text it was made from,
 so a vector is remade whenever the text has changed, whoever changed it (the API, the admin, an
 import, a bulk load): the vectors are checked and the missing or stale ones made when the
@@ -33,13 +35,14 @@ def enabled() -> bool:
     return embedding.usable()
 
 
-def _digest(question: str, answer: str) -> bytes:
-    text = f"{question}\n{answer}".encode()
+def _digest(question: str, answer: str, tags: str = "") -> bytes:
+    # Without tags, the digest (and the text) of the vectors made before tags counted.
+    text = (f"{question}\n{answer}\n{tags}" if tags else f"{question}\n{answer}").encode()
     return hashlib.blake2b(text, digest_size=DIGEST_BYTES).digest()
 
 
-def _text(question: str, answer: str) -> str:
-    return f"{question} {answer}"
+def _text(question: str, answer: str, tags: str = "") -> str:
+    return f"{question} {tags} {answer}" if tags else f"{question} {answer}"
 
 
 def entries_embed(entries: list[KnowledgeEntry], batch: int = 32) -> list[KnowledgeEntry]:
@@ -49,15 +52,16 @@ def entries_embed(entries: list[KnowledgeEntry], batch: int = 32) -> list[Knowle
     stale = [
         e
         for e in entries
-        if bytes(e.embedding or b"")[:DIGEST_BYTES] != _digest(e.question, e.answer)
+        if bytes(e.embedding or b"")[:DIGEST_BYTES] != _digest(e.question, e.answer, e.tags)
     ]
     model = embedding.encoder()
     for start in range(0, len(stale), batch):
         chunk = stale[start : start + batch]
-        vectors = model.encode([_text(e.question, e.answer) for e in chunk])
+        vectors = model.encode([_text(e.question, e.answer, e.tags) for e in chunk])
         for entry, vector in zip(chunk, vectors, strict=True):
             entry.embedding = (
-                _digest(entry.question, entry.answer) + vector.astype(np.float32).tobytes()
+                _digest(entry.question, entry.answer, entry.tags)
+                + vector.astype(np.float32).tobytes()
             )
     return stale
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
-from knowledge import embedding, semantic
+from knowledge import embedding, search, semantic
 from knowledge.models import KnowledgeEntry
 from knowledge.search import knowledge_rank
 
@@ -118,9 +118,13 @@ def test_another_accounts_entries_never_answer(alice, bob):
     KnowledgeEntry.objects.create(
         account=alice.user, question="How long does shipping take?", answer="3 to 5 days."
     )
-    assert [
-        m.entry.account_id for m in knowledge_rank(account_id=alice.user.pk, text="coupon")
-    ] == [alice.user.pk]
+    # Bob's entry is the one that means "coupon"; Alice's ranking never holds it.
+    [bobs] = knowledge_rank(account_id=bob.user.pk, text="Where do I put my coupon?", limit=1)
+    assert bobs.entry.account_id == bob.user.pk
+    assert all(
+        m.entry.account_id == alice.user.pk
+        for m in knowledge_rank(account_id=alice.user.pk, text="Where do I put my coupon?")
+    )
     sent = post(alice, bot_room(alice.user), "Where do I put my coupon?")
     assert sent["terminated"] is True
 
@@ -158,6 +162,20 @@ def test_vectors_are_made_once_and_remade_when_the_text_changes(alice, shop, mon
     assert ask("Can you wrap a present for my mum?") == "Gift wrapping"
     assert encoded == [1, 1]  # the edited entry, the question
     assert KnowledgeEntry.objects.get(pk=entry.pk).embedding != stored
+
+    # The tags are part of the vector's text: new tags, a new vector.
+    gift = KnowledgeEntry.objects.get(pk=entry.pk)
+    before = bytes(gift.embedding)
+    response = alice.client.patch(
+        f"/api/v1/knowledge/{entry.uuid}/", {"tags": ["present", "wrap"]}, format="json"
+    )
+    assert response.status_code == 200
+    encoded.clear()
+    assert ask("Can you wrap a present for my mum?") == "Gift wrapping"
+    assert encoded == [1, 1]  # the re-tagged entry, the question
+    after = bytes(KnowledgeEntry.objects.get(pk=entry.pk).embedding)
+    assert after[: semantic.DIGEST_BYTES] != before[: semantic.DIGEST_BYTES]
+    assert after[semantic.DIGEST_BYTES :] != before[semantic.DIGEST_BYTES :]
 
     # Rows written without the ORM's help (a bulk load) get theirs at the next question.
     KnowledgeEntry.objects.bulk_create(
@@ -201,7 +219,11 @@ def test_a_lexical_match_missing_from_the_vectors_boosts_no_other_entry():
     from knowledge.search import Match, _with_similarities
 
     entries = {pk: KnowledgeEntry(pk=pk, question=f"q{pk}") for pk in (2, 5, 9)}
-    cosines = np.array([0.2, 0.3, 0.25], dtype=np.float32)
+    floor, ceiling = search.COSINE_FLOOR, search.COSINE_CEILING
+    # Cosines a quarter, half and three eighths of the way from the floor to the ceiling.
+    cosines = np.array(
+        [floor + (ceiling - floor) * f for f in (0.25, 0.5, 0.375)], dtype=np.float32
+    )
     newcomer = KnowledgeEntry(pk=7, question="new")
     found = _with_similarities(
         np.array([2, 5, 9]),
@@ -211,8 +233,28 @@ def test_a_lexical_match_missing_from_the_vectors_boosts_no_other_entry():
         limit=3,
     )
     assert [m.entry.pk for m in found] == [9, 5, 2]
-    assert found[0].confidence == pytest.approx(0.6 * 0.5 + 0.4 * (0.25 - 0.1) / 0.7, abs=1e-4)
-    assert found[1].confidence == pytest.approx(0.4 * (0.3 - 0.1) / 0.7, abs=1e-4)
+    share = search.SEMANTIC_SHARE
+    first, second = (1 - share) * 0.5 + share * 0.375, share * 0.5
+    # The best entry's confidence adds its lead over the second (knowledge/search.py).
+    lead = min(first + search.MARGIN_WEIGHT * (first - second), 1.0)
+    assert found[0].confidence == pytest.approx(lead, abs=1e-4)
+    assert found[1].confidence == pytest.approx(second, abs=1e-4)
+    assert found[2].confidence == pytest.approx(share * 0.25, abs=1e-4)
+
+
+def test_the_best_entrys_confidence_does_not_depend_on_the_limit(alice, shop, monkeypatch):
+    """The lead over the second best needs the second, also when one entry is asked for (the
+    built-in answerer asks for one). (A small weight of the lead, so that the confidences of so
+    small a knowledge stay below 1 and differ when the second is missed.)"""
+    monkeypatch.setattr(search, "MARGIN_WEIGHT", 0.25)
+    texts = ["Where do I put my coupon?", "shipping or refund", "how long does a refund take"]
+    confidences = []
+    for text in texts:
+        [one] = knowledge_rank(account_id=alice.user.pk, text=text, limit=1)
+        many = knowledge_rank(account_id=alice.user.pk, text=text, limit=10)
+        assert (one.entry, one.confidence) == (many[0].entry, many[0].confidence)
+        confidences.append(one.confidence)
+    assert len(many) > 1 and min(confidences) < 1.0, confidences
 
 
 @pytest.mark.skipif(not embedding.available(), reason="the model package is not installed")
