@@ -55,20 +55,24 @@ class BotSettingsAdmin(AccountScopedAdmin):
     autocomplete_fields = ["account"]
 
 
-@admin.action(description="Hand back to the bot")
-def hand_back(modeladmin, request, queryset):
+def _rooms_action(modeladmin, request, queryset, *, service, done: str):
+    """`service(room=...)` for each room of the selected rows (rooms, or hand-offs' rooms)."""
     rooms = {obj.room if isinstance(obj, HandOff) else obj for obj in queryset}
     for room in rooms:
-        room_hand_back(room=room)
-    modeladmin.message_user(request, f"{len(rooms)} conversation(s) handed back to the bot.")
+        service(room=room)
+    modeladmin.message_user(request, f"{len(rooms)} conversation(s) {done}.")
+
+
+@admin.action(description="Hand back to the bot")
+def hand_back(modeladmin, request, queryset):
+    _rooms_action(
+        modeladmin, request, queryset, service=room_hand_back, done="handed back to the bot"
+    )
 
 
 @admin.action(description="Close")
 def close(modeladmin, request, queryset):
-    rooms = {obj.room if isinstance(obj, HandOff) else obj for obj in queryset}
-    for room in rooms:
-        room_close(room=room)
-    modeladmin.message_user(request, f"{len(rooms)} conversation(s) closed.")
+    _rooms_action(modeladmin, request, queryset, service=room_close, done="closed")
 
 
 @admin.register(HandOff)

@@ -21,8 +21,6 @@ def keywords_quota_check(*, account: User) -> None:
     quota_check(
         account=account,
         queryset=Keyword.objects.filter(account=account),
-        limit=settings.KEYWORDS_PER_ACCOUNT,
-        adding=1,
         noun="keywords",
         setting="KEYWORDS_PER_ACCOUNT",
     )

@@ -1,7 +1,6 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -17,7 +16,6 @@ def knowledge_quota_check(*, account: User, adding: int = 1) -> None:
     quota_check(
         account=account,
         queryset=KnowledgeEntry.objects.filter(account=account),
-        limit=settings.KNOWLEDGE_ENTRIES_PER_ACCOUNT,
         adding=adding,
         noun="knowledge entries",
         setting="KNOWLEDGE_ENTRIES_PER_ACCOUNT",

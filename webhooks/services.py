@@ -86,8 +86,6 @@ def webhook_quota_check(*, account: User) -> None:
     quota_check(
         account=account,
         queryset=Webhook.objects.filter(account=account),
-        limit=settings.WEBHOOKS_PER_ACCOUNT,
-        adding=1,
         noun="webhook subscriptions",
         setting="WEBHOOKS_PER_ACCOUNT",
     )

@@ -6,6 +6,7 @@ A create beyond a quota answers `400 {"detail": "..."}` naming the limit and its
 writes nothing.
 """
 
+from django.conf import settings
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
@@ -15,13 +16,15 @@ class QuotaExceeded(APIException):
     default_code = "quota_exceeded"
 
 
-def quota_check(*, account, queryset, limit: int, adding: int, noun: str, setting: str) -> None:
-    """Refuse to add `adding` rows to `queryset` (the account's rows of one kind) beyond `limit`.
+def quota_check(*, account, queryset, setting: str, noun: str, adding: int = 1) -> None:
+    """Refuse to add `adding` rows to `queryset` (the account's rows of one kind) beyond the
+    limit the setting named `setting` holds.
 
     Call it inside the create's transaction: it locks the account's row first (PostgreSQL; on
     SQLite write transactions run one at a time anyway), so two concurrent creates cannot both
     take the last place.
     """
+    limit = getattr(settings, setting)
     list(type(account).objects.select_for_update().filter(pk=account.pk).values_list("pk"))
     held = queryset.count()
     if held + adding > limit:
