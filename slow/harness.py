@@ -104,6 +104,7 @@ class Server:
 
     env: dict[str, str]
     workers: int = 4
+    threads: int = 1
     port: int = field(default_factory=free_port)
     log: Path = field(default_factory=lambda: artifact("server.log"))
 
@@ -120,6 +121,7 @@ class Server:
                     str(VENV_BIN / "gunicorn"), "askhandle.wsgi",
                     "--bind", f"127.0.0.1:{self.port}",
                     "--workers", str(self.workers),
+                    "--threads", str(self.threads),
                     "--graceful-timeout", "5",
                     *_no_control_socket(),
                 ],
