@@ -26,8 +26,9 @@ from .models import KnowledgeEntry
 DIGEST_BYTES = 8
 # Accounts whose matrices a process keeps (about 1.5 MB per 1,000 entries each).
 MAX_ACCOUNTS = 64
-# Entries encoded together and written in one transaction (about 0.35 s of encoding, measured:
-# 11 ms an entry on this project's 2-core machine; the transaction itself takes milliseconds).
+# Entries encoded together and written in one transaction (about 0.35 s of encoding for short
+# entries, measured: 11 ms an entry on this project's 2-core machine, up to 0.3-0.8 s for an entry
+# of the model's 256 tokens; the transaction itself takes milliseconds).
 BATCH = 32
 # What changes when any entry of the account is added, removed or edited (edits set
 # updated_at), and when vectors are made (the count of entries still waiting for theirs): read
@@ -68,23 +69,28 @@ def vector_of(entry_embedding, question: str, answer: str):
     return np.frombuffer(stored, dtype=np.float32, offset=DIGEST_BYTES)
 
 
-def embeddings_make(*, account_id: int, batches: int) -> tuple[int, bool]:
+def embeddings_make(
+    *, account_id: int, batches: int, seconds: float | None = None
+) -> tuple[int, bool]:
     """Make the vectors of the account's entries that have none, at most `batches` batches of
-    `BATCH`: read, encode outside any transaction, then write the batch in a short transaction
-    of its own. An entry edited meanwhile keeps its NULL (the write is conditional on the text
-    it was made from), and is encoded again with its new text. Returns (vectors written, whether
-    entries without a vector remain to be done by a follow-up). Raises
-    embedding.ModelUnavailable without the model."""
+    `BATCH` (and no batch begun after `seconds`): read, encode outside any transaction, then
+    write the batch in a short transaction of its own. An entry edited meanwhile keeps its NULL
+    (the write is conditional on the text it was made from), and is encoded again with its new
+    text. Returns (vectors written, whether entries without a vector remain to be done by a
+    follow-up). Raises embedding.ModelUnavailable without the model."""
     import numpy as np
 
     model = embedding.encoder()
     waiting = KnowledgeEntry.objects.filter(account_id=account_id, embedding__isnull=True)
     made = 0
+    started = time.monotonic()
     for _ in range(batches):
+        if seconds is not None and made and time.monotonic() - started > seconds:
+            break
         rows = list(waiting.order_by("id").values_list("id", "question", "answer")[:BATCH])
         if not rows:
             return made, False
-        vectors = model.encode([_text(question, answer) for _, question, answer in rows])
+        vectors = model.encode_many([_text(question, answer) for _, question, answer in rows])
         written = 0
         with transaction.atomic():
             for (pk, question, answer), vector in zip(rows, vectors, strict=True):

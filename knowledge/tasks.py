@@ -31,23 +31,21 @@ from . import embedding, semantic
 
 logger = logging.getLogger(__name__)
 
-# Batches of semantic.BATCH per task (about 3 s of encoding) before the account's turn passes.
+# A task's share of the worker: at most this many batches of semantic.BATCH (about 3 s of
+# encoding short entries), and no batch begun after TASK_SECONDS; then the account's turn passes.
 BATCHES_PER_TASK = 8
+TASK_SECONDS = 5.0
 
 
 @task()
 def knowledge_embeddings_make(account_id: int) -> int:
     """Make the vectors the account's entries are missing (a bounded part; then a follow-up)."""
-    return knowledge_embeddings_make_now(account_id=account_id, batches=BATCHES_PER_TASK)
-
-
-def knowledge_embeddings_make_now(*, account_id: int, batches: int) -> int:
-    """The task's work, callable directly (manage.py embed_knowledge --now). Returns how many
-    vectors were written."""
     if not semantic.enabled():
         return 0  # no model (or BOT_EMBEDDINGS off): the bot ranks by words alone
     try:
-        made, remaining = semantic.embeddings_make(account_id=account_id, batches=batches)
+        made, remaining = semantic.embeddings_make(
+            account_id=account_id, batches=BATCHES_PER_TASK, seconds=TASK_SECONDS
+        )
     except embedding.ModelUnavailable:
         return 0  # logged once by the loader
     if remaining:

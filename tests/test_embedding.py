@@ -61,6 +61,24 @@ def test_a_batch_encodes_each_text_as_alone():
         assert np.allclose(embedding.encoder().encode([text])[0], vector, atol=1e-5)
 
 
+def test_many_texts_are_encoded_in_calls_of_bounded_size(monkeypatch):
+    """Memory: a call's attention grows with rows x length squared, so long texts go in fewer
+    rows per call (texts sorted by length); the vectors are the same, in the texts' order."""
+    model = embedding.encoder()
+    texts = ["word " * 300, "Hi", "How long does shipping take?", "refund " * 200, "Hello"]
+    calls = []
+    real = embedding.Encoder.encode
+    monkeypatch.setattr(
+        embedding.Encoder, "encode", lambda self, batch: calls.append(batch) or real(self, batch)
+    )
+    vectors = model.encode_many(texts, tokens=500)
+    # Padded to the longest of each call: at most 500 tokens a call (256 and 202 for the long).
+    assert [len(batch) for batch in calls] == [3, 1, 1]
+    assert calls[0] == ["Hi", "Hello", "How long does shipping take?"]
+    for text, vector in zip(texts, vectors, strict=True):
+        assert np.allclose(real(model, [text])[0], vector, atol=1e-5)
+
+
 def test_the_tokenizer_is_berts_uncased_wordpiece():
     tokenizer = embedding.encoder().tokenizer
     vocab = {index: word for word, index in tokenizer.ids.items()}
@@ -297,6 +315,20 @@ def test_a_task_does_a_bounded_part_and_queues_the_rest(alice, bob, encoded, mon
     run_tasks()
     assert encoded == [2, 2, 1, 2, 2, 1]  # bob's one, then alice's five in two tasks
     assert not KnowledgeEntry.objects.filter(embedding__isnull=True).exists()
+
+
+def test_a_task_begins_no_batch_after_its_time(alice, encoded, monkeypatch):
+    from knowledge import tasks
+
+    monkeypatch.setattr(semantic, "BATCH", 2)
+    monkeypatch.setattr(tasks, "TASK_SECONDS", 0)
+    for n in range(3):
+        knowledge_entry_create(account=alice.user, question=f"Question {n}?", answer=f"{n}.")
+    run_tasks(max_tasks=1)
+    assert encoded == [2]  # one batch, then the follow-up's turn
+    assert embed_tasks().filter(status="READY").count() == 1
+    run_tasks()
+    assert encoded == [2, 1]
 
 
 def test_an_entry_reworded_while_it_is_encoded_is_encoded_again(alice, encoded, monkeypatch):
