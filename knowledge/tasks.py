@@ -13,8 +13,10 @@ How a vector is never lost:
   entry, and a rolled-back write asks for nothing;
 - a task already waiting (READY and due) for the account is reused, not doubled: the request
   locks its row until the write commits, so a worker cannot start it before the new entry is
-  visible to it (PostgreSQL: `SELECT ... FOR UPDATE`, which the worker's `SKIP LOCKED` passes
-  over; SQLite: one writer at a time);
+  visible to it (PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED`, and the worker's claim skips
+  locked rows too; SQLite: one writer at a time). Nobody waits for that lock: a request that
+  finds the queued task locked by another write in progress (an import, a visitor's message)
+  queues one of its own instead;
 - a task that was lost (its worker killed mid-way leaves it RUNNING for ever; one that raised is
   FAILED) is made up for: the bot, answering the account's visitors, sees entries without a
   vector and asks again (at most once a minute per process: knowledge/semantic.py), and
@@ -68,7 +70,8 @@ def knowledge_embeddings_request(*, account_id: int) -> bool:
 
 
 def _waiting(backend, account_id: int) -> bool:
-    """Whether a task for the account is queued and due (locked until the caller commits)."""
+    """Whether a task for the account is queued, due and not locked by another transaction
+    (then locked until the caller commits)."""
     try:
         from django_tasks_db.backend import DatabaseBackend
         from django_tasks_db.models import DBTaskResult
@@ -84,7 +87,7 @@ def _waiting(backend, account_id: int) -> bool:
             task_path=knowledge_embeddings_make.module_path,
             args_kwargs={"args": [], "kwargs": {"account_id": account_id}},
         )
-        .select_for_update()
+        .select_for_update(skip_locked=True)
         .values_list("id", flat=True)[:1]
     )
     return bool(list(found))

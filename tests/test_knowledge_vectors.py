@@ -87,3 +87,25 @@ def test_500_new_entries_make_no_visitor_wait(alice, bob, encoded, monkeypatch):
     assert encoded == [1]
     vectors = semantic.matrices.get(alice.user.pk)
     assert (len(vectors.ids), vectors.missing) == (1 + ENTRIES, 0)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks: PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_a_write_never_waits_for_the_queued_tasks_lock(alice):
+    """An import holds the account's queued task locked until it commits (so that no worker
+    starts it too early); a write meanwhile, from another connection, does not wait for it: it
+    queues a task of its own."""
+    from django.db import transaction
+
+    from knowledge.services import knowledge_entry_create
+
+    with transaction.atomic():
+        knowledge_entry_create(account=alice.user, question="First?", answer="One.")
+        started = time.monotonic()
+        in_another_connection(
+            lambda: knowledge_entry_create(account=alice.user, question="Second?", answer="Two.")
+        )
+        assert time.monotonic() - started < 1.0
+    assert embed_tasks().filter(status="READY").count() == 2
+    run_tasks()
+    assert not KnowledgeEntry.objects.filter(embedding__isnull=True).exists()
