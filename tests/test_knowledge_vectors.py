@@ -91,20 +91,26 @@ def test_500_new_entries_make_no_visitor_wait(alice, bob, encoded, monkeypatch):
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks: PostgreSQL")
 @pytest.mark.django_db(transaction=True)
-def test_a_write_never_waits_for_the_queued_tasks_lock(alice):
-    """An import holds the account's queued task locked until it commits (so that no worker
-    starts it too early); a write meanwhile, from another connection, does not wait for it: it
-    queues a task of its own."""
+def test_a_visitors_message_never_waits_for_the_queued_tasks_lock(alice):
+    """A write (an import, say) holds the account's queued task locked until it commits, so that
+    no worker starts it too early. The bot's request for the same account meanwhile (a visitor's
+    message, from another connection) does not wait for it: it queues a task of its own. (Writes
+    of one account wait for each other anyway, on the account's row: the quotas.)"""
     from django.db import transaction
 
     from knowledge.services import knowledge_entry_create
+    from knowledge.tasks import knowledge_embeddings_request
 
+    def request():
+        with connection.cursor() as cursor:  # waiting would fail the test rather than hang it
+            cursor.execute("SET lock_timeout = '5s'")
+        return knowledge_embeddings_request(account_id=alice.user.pk)
+
+    knowledge_entry_create(account=alice.user, question="First?", answer="One.")  # queued
     with transaction.atomic():
-        knowledge_entry_create(account=alice.user, question="First?", answer="One.")
+        knowledge_entry_create(account=alice.user, question="Second?", answer="Two.")  # locked
         started = time.monotonic()
-        in_another_connection(
-            lambda: knowledge_entry_create(account=alice.user, question="Second?", answer="Two.")
-        )
+        assert in_another_connection(request) is True
         assert time.monotonic() - started < 1.0
     assert embed_tasks().filter(status="READY").count() == 2
     run_tasks()
