@@ -1,4 +1,4 @@
-# The AskHandle API server: gunicorn on port 8000. Configure with environment variables (README,
+# The AskHandle API server on port 8000 (granian: askhandle/web.py). Configure with environment variables (README,
 # "Configuration"); SECRET_KEY is required at run time.
 FROM python:3.11-slim
 
@@ -23,10 +23,11 @@ RUN pip install . \
 # volume there to keep it).
 ENV SQLITE_PATH=/data/db.sqlite3
 
-# gunicorn reads WEB_CONCURRENCY (worker processes: about one per core); 4 threads each, as
+# WEB_CONCURRENCY: worker processes (about one per core); WEB_THREADS: Python threads each, as
 # measured in docs/performance.md.
-ENV WEB_CONCURRENCY=2
+ENV WEB_CONCURRENCY=2 \
+    WEB_THREADS=4
 
 USER app
 EXPOSE 8000
-CMD ["gunicorn", "askhandle.wsgi", "--bind", "0.0.0.0:8000", "--threads", "4"]
+CMD ["python", "-m", "askhandle.web", "--bind", "0.0.0.0:8000"]

@@ -26,7 +26,8 @@ def _statement(alias: str):
     user_fields = User._meta.concrete_fields
     columns = [f"k.{quote(field.column)}" for field in key_fields]
     columns += [f"u.{quote(field.column)}" for field in user_fields]
-    # The conditions of ApiKeyQuerySet.active(): not revoked, the account active.
+    # The conditions of ApiKeyQuerySet.active(): not revoked, the account active (and an account,
+    # not one of its people).
     sql = (
         f"SELECT {', '.join(columns)} "
         f"FROM {quote(ApiKey._meta.db_table)} k "
@@ -35,6 +36,7 @@ def _statement(alias: str):
         f"WHERE k.{quote(ApiKey._meta.get_field('digest').column)} = %s "
         f"AND k.{quote(ApiKey._meta.get_field('revoked_at').column)} IS NULL "
         f"AND u.{quote(User._meta.get_field('is_active').column)} = %s "
+        f"AND u.{quote(User._meta.get_field('account').column)} IS NULL "
         "LIMIT 1"
     )
     converters = db_converters(connection, [*key_fields, *user_fields])

@@ -3,16 +3,49 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
 
 class User(AbstractUser):
-    """An account: every lead, room and message belongs to exactly one."""
+    """An account: every lead, room and message belongs to exactly one.
+
+    A login with `account` set is one of that account's people instead: it logs into the admin
+    (with the permissions and groups it is given) and sees and changes that account's rows only
+    (accounts/admin_scope.py); it owns no rows of its own and gets no API key.
+    """
+
+    account = models.ForeignKey(
+        "self",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="people",
+        help_text="Set for a person of an account (an admin login that sees only that account's "
+        "rows); empty for an account itself.",
+    )
 
     class Meta:
         verbose_name = "account"
         verbose_name_plural = "accounts"
+
+    @property
+    def own_account_id(self) -> int:
+        """The account this login acts for: the one it is a person of, or itself."""
+        return self.account_id or self.pk
+
+    def clean(self):
+        super().clean()
+        # One level only: an account's people belong to an account, never to another person.
+        if self.account_id is None:
+            return
+        if self.pk is not None and self.account_id == self.pk:
+            raise ValidationError({"account": "A login cannot be a person of itself."})
+        if self.account.account_id is not None:
+            raise ValidationError({"account": "Choose an account, not one of its people."})
+        if self.pk is not None and User.objects.filter(account_id=self.pk).exists():
+            raise ValidationError({"account": "This account has people of its own."})
 
 
 def api_key_digest(key: str) -> str:
@@ -28,7 +61,11 @@ def api_key_generate() -> str:
 
 class ApiKeyQuerySet(models.QuerySet):
     def active(self):
-        return self.filter(revoked_at__isnull=True, user__is_active=True)
+        # An account's people get no API key; a key issued before its account became one of
+        # them is refused.
+        return self.filter(
+            revoked_at__isnull=True, user__is_active=True, user__account__isnull=True
+        )
 
 
 class ApiKey(models.Model):

@@ -17,7 +17,8 @@ class ApiTokenRequestSerializer(serializers.Serializer):
             username=attrs["username"],
             password=attrs["password"],
         )
-        if user is None:
+        # An account's people log into the admin only: the API acts for accounts.
+        if user is None or user.account_id is not None:
             raise serializers.ValidationError(
                 "Unable to log in with provided credentials.", code="authorization"
             )

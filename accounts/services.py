@@ -96,3 +96,20 @@ def _alert_allowed(account: User) -> bool:
     except ValueError:  # expired between add and incr
         cache.set(key, 1, timeout=3600)
         return True
+
+
+@transaction.atomic
+def person_create(
+    *, account: User, username: str, password: str | None = None, email: str = "", groups=()
+) -> User:
+    """A staff login for one of `account`'s people: it logs into the admin, sees and changes
+    only the account's rows (accounts/admin_scope.py), with the permissions of `groups`."""
+    person = User(username=username, email=email, account=account, is_staff=True)
+    if password:
+        person.set_password(password)
+    else:
+        person.set_unusable_password()
+    person.full_clean(exclude=["password"])
+    person.save()
+    person.groups.set(groups)
+    return person

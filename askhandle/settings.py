@@ -308,6 +308,8 @@ KEYWORDS_PER_ACCOUNT = env_int("KEYWORDS_PER_ACCOUNT", 1000)
 KEYWORD_NOTIFICATIONS_PER_MESSAGE = env_int("KEYWORD_NOTIFICATIONS_PER_MESSAGE", 20)
 # The bot keeps each account's entry vectors in memory (about 1.5 MB per 1,000 entries).
 KNOWLEDGE_ENTRIES_PER_ACCOUNT = env_int("KNOWLEDGE_ENTRIES_PER_ACCOUNT", 2000)
+# Webhook subscriptions, so also the most deliveries one event can cause (docs/webhooks.md).
+WEBHOOKS_PER_ACCOUNT = env_int("WEBHOOKS_PER_ACCOUNT", 20)
 # An API key's last-used time is written at most this often, so reads stay reads.
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60
 
@@ -351,6 +353,12 @@ WEBHOOK_LEASE_SECONDS = max(env_float("WEBHOOK_LEASE_SECONDS", 60), WEBHOOK_TIME
 WEBHOOK_SECRET_GRACE = env_float("WEBHOOK_SECRET_GRACE", 24 * 3600)
 # Finished deliveries (with their attempt log) are deleted after this many days.
 WEBHOOK_LOG_RETENTION_DAYS = env_int("WEBHOOK_LOG_RETENTION_DAYS", 30)
+# Fair delivery: attempts in flight at once (across all workers) for one account, and for one
+# target (URL) of an account; a target whose attempts fail this many times in a row is backed
+# off as a whole (none of its deliveries is attempted until the backoff ends).
+WEBHOOK_ACCOUNT_CONCURRENCY = max(1, env_int("WEBHOOK_ACCOUNT_CONCURRENCY", 2))
+WEBHOOK_TARGET_CONCURRENCY = max(1, env_int("WEBHOOK_TARGET_CONCURRENCY", 1))
+WEBHOOK_TARGET_FAILURES = max(1, env_int("WEBHOOK_TARGET_FAILURES", 3))
 
 # Background work (the bot's answers that miss the inline budget) goes through Django's Tasks API,
 # stored in the database and run by `manage.py db_worker` (started by `./dev serve`).
@@ -365,7 +373,7 @@ TASKS = {
 BOT_ANSWER_BUDGET_SECONDS = env_float("BOT_ANSWER_BUDGET_SECONDS", 3)
 # Background answers: tries before a message is given up on (bot.services.answer_retry_delay).
 BOT_ANSWER_ATTEMPTS = env_int("BOT_ANSWER_ATTEMPTS", 5)
-BOT_CONFIDENCE_THRESHOLD = env_float("BOT_CONFIDENCE_THRESHOLD", 0.35)
+BOT_CONFIDENCE_THRESHOLD = env_float("BOT_CONFIDENCE_THRESHOLD", 0.55)
 BOT_CONTEXT_MESSAGES = env_int("BOT_CONTEXT_MESSAGES", 6)
 # BLAS threads of the sentence encoder per process (0: the BLAS library's default, one per core).
 BOT_ENCODER_THREADS = env_int("BOT_ENCODER_THREADS", 1)

@@ -6,9 +6,10 @@ against the same server with the limits off, in the same run, on SQLite and on P
     BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/askhandle_ratelimit  (the default)
     REDIS_URL=redis://127.0.0.1:6379/3 adds a run counting in Redis (its db is flushed afterwards)
 
-Per database: migrate, one account with a room of 20 messages; gunicorn 2 workers x 4 threads per
-configuration, each on its own port; wrk on `GET /api/v1/messages/?limit=20` in turn, rounds
-rotated so that the shared machine's drift hits every configuration alike. Prints median req/s,
+Per database: migrate, one account with a room of 20 messages; the web server of ./dev serve
+(granian, 2 workers x 4 threads) per configuration, each on its own port; wrk on
+`GET /api/v1/messages/?limit=20` in turn, rounds rotated so that the shared machine's drift hits
+every configuration alike. Prints median req/s,
 p50 and the ratio to "off".
 """
 
@@ -22,12 +23,12 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 import servers  # bench/servers.py: start_command, call, wrk, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = ROOT / ".venv" / "bin" / "python"
-GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
 RAISED = "100000000/min"
 PAGE = "/api/v1/messages/?limit=20"
 
@@ -56,12 +57,11 @@ def manage(env, *args) -> str:
     ).stdout.strip()
 
 
-def gunicorn(port, env):
-    command = [
-        str(GUNICORN), "askhandle.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-        "--threads", "4",
-    ]  # fmt: skip
-    return servers.start_command(command, port, env)
+def web_server(port, env):
+    """The server as ./dev serve runs it (askhandle/web.py), 2 workers x 4 threads."""
+    from askhandle import web
+
+    return servers.start_command(web.command(f"127.0.0.1:{port}", workers=2, threads=4), port, env)
 
 
 def measure(database: str, args) -> list[str]:
@@ -86,7 +86,7 @@ def measure(database: str, args) -> list[str]:
     results = {name: [] for name in configs}
     try:
         for index, (name, extra) in enumerate(configs.items()):
-            procs[name] = (args.port + index, gunicorn(args.port + index, base | extra))
+            procs[name] = (args.port + index, web_server(args.port + index, base | extra))
         port = next(iter(procs.values()))[0]
         room = servers.call(port, token, "POST", "/api/v1/rooms/", {"name": "bench"})
         for index in range(20):

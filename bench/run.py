@@ -260,10 +260,29 @@ def server_env(dsn, extra=()):
 
 
 class Gunicorn:
+    """A WSGI app served as `./dev serve` serves the project (askhandle/web.py: granian), or by
+    gunicorn with `--server gunicorn` (`args`: gunicorn's options)."""
+
+    server = "granian"
+
     def __init__(self, app, port, args, env, chdir):
         self.url = f"http://127.0.0.1:{port}"
+        if self.server == "granian":
+            from askhandle import web
+
+            workers = int(args[args.index("--workers") + 1])
+            threads = int(args[args.index("--threads") + 1]) if "--threads" in args else 1
+            module, _, name = app.partition(":")
+            command = web.command(
+                f"127.0.0.1:{port}",
+                workers=workers,
+                threads=threads,
+                app=f"{module}:{name or 'application'}",
+            )
+        else:
+            command = [str(VENV_BIN / "gunicorn"), app, "--bind", f"127.0.0.1:{port}", *args]
         self.proc = subprocess.Popen(
-            [str(VENV_BIN / "gunicorn"), app, "--bind", f"127.0.0.1:{port}", *args],
+            command,
             cwd=chdir,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -538,9 +557,9 @@ def markdown(rows, args, gunicorn_args, started):
     lines = [
         f"Measured {started:%Y-%m-%d %H:%M} UTC on {machine()}.",
         "",
-        f"Command: `{' '.join(['.venv/bin/python', *sys.argv])}`; gunicorn "
-        f"`{' '.join(gunicorn_args)}`; wrk {args.duration}s per run, median of {args.rounds} "
-        "alternating round(s).",
+        f"Command: `{' '.join(['.venv/bin/python', *sys.argv])}`; {args.server} "
+        f"{args.workers} workers x {args.threads} threads; rate limits on (counts raised); "
+        f"wrk {args.duration}s per run, median of {args.rounds} alternating round(s).",
         "",
         "| messages | endpoint | conns | server req/s | p50 ms | p99 ms | errors "
         "| baseline req/s | p50 ms | p99 ms | errors | ratio (req/s) |"
@@ -666,6 +685,12 @@ def main():
         default="",
         help='an Accept-Encoding header on every request of wrk (e.g. "gzip"), to both apps',
     )
+    parser.add_argument(
+        "--server",
+        choices=["granian", "gunicorn"],
+        default="granian",
+        help="the web server (granian: what ./dev serve and the image run)",
+    )
     parser.add_argument("--out", default=str(BENCH / "results.md"))
     args = parser.parse_args()
     if args.accept_encoding:
@@ -675,6 +700,7 @@ def main():
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install -y wrk")
     dsn = setup_django()
+    Gunicorn.server = args.server
     gunicorn_args = ["--workers", str(args.workers)]
     if args.threads > 1:
         gunicorn_args += ["--worker-class", "gthread", "--threads", str(args.threads)]

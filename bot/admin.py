@@ -9,6 +9,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from accounts.admin_scope import AccountScopedAdmin, admin_account_id
 from accounts.models import User
 from messaging.admin import ADMIN_ANSWERING
 from messaging.models import Message
@@ -26,16 +27,9 @@ GAP_ACCOUNTS_SHOWN = 200
 INBOX_MESSAGES = 100
 
 
-class AccountScoped:
-    """The one place where the inbox scopes by account (to be replaced by the admin's shared
-    account-scoping mixin when it lands): a superuser sees every account's rooms, any other
-    staff login only its own account's. A staff login needs no model permission for its own
-    account's inbox: answering its visitors is what it is there for."""
-
-    def account_scope(self, request, queryset):
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(account=request.user)
+class InboxPermissions:
+    """A staff login needs no model permission for its own account's inbox: answering its
+    visitors is what it is there for. What it sees is scoped by AccountScopedAdmin."""
 
     def has_module_permission(self, request):
         return request.user.is_active and request.user.is_staff
@@ -54,7 +48,7 @@ class AccountScoped:
 
 
 @admin.register(BotSettings)
-class BotSettingsAdmin(admin.ModelAdmin):
+class BotSettingsAdmin(AccountScopedAdmin):
     list_display = ["account", "greeting_message", "handoff_message"]
     search_fields = ["account__username"]
     list_select_related = ["account"]
@@ -78,8 +72,8 @@ def close(modeladmin, request, queryset):
 
 
 @admin.register(HandOff)
-class HandOffAdmin(admin.ModelAdmin):
-    """Conversations the bot handed to a person: the bot is off in their rooms."""
+class HandOffAdmin(AccountScopedAdmin):
+    """Conversations waiting for a person: the bot is off in their rooms."""
 
     list_display = ["room", "account", "reason", "question", "created_at", "resolution"]
     list_filter = ["reason", "resolution", "created_at"]
@@ -103,7 +97,7 @@ class HandOffAdmin(admin.ModelAdmin):
 
 
 @admin.register(KnowledgeGap)
-class KnowledgeGapAdmin(admin.ModelAdmin):
+class KnowledgeGapAdmin(AccountScopedAdmin):
     """An account's handed-off questions grouped by meaning (bot.selectors), newest first, each
     with a link that opens a new knowledge entry prefilled with the question. A page of its own
     instead of the change list: its rows are groups, not hand-offs."""
@@ -112,8 +106,9 @@ class KnowledgeGapAdmin(admin.ModelAdmin):
         """Whose gaps are shown: the user's own account, or for a superuser the account chosen
         with `?account=<id>` (None: the choice of accounts is shown). The one place that scopes
         this page."""
-        if not request.user.is_superuser:
-            return request.user
+        account_id = admin_account_id(request)
+        if account_id is not None:
+            return User.objects.get(pk=account_id)
         chosen = request.GET.get("account", "")
         return User.objects.filter(pk=int(chosen)).first() if chosen.isdigit() else None
 
@@ -173,7 +168,7 @@ class ReplyForm(forms.Form):
 
 
 @admin.register(InboxRoom)
-class InboxAdmin(AccountScoped, admin.ModelAdmin):
+class InboxAdmin(InboxPermissions, AccountScopedAdmin):
     """The inbox of the people answering: the conversations waiting for a person, newest
     activity first (bot.services.rooms_waiting); a conversation opens with its messages and a
     reply box. DOM ids and classes are stable (docs/people.md): a live-update script and
@@ -187,11 +182,17 @@ class InboxAdmin(AccountScoped, admin.ModelAdmin):
     conversation_template = "admin/bot/inboxroom/conversation.html"
 
     def get_queryset(self, request):
-        rooms = self.account_scope(request, Room.objects.all())
+        rooms = self.account_rooms(request, Room.objects.all())
         return rooms_waiting(rooms=rooms).select_related("account")
 
     def get_ordering(self, request):
         return ["-last_activity", "-id"]
+
+    @staticmethod
+    def account_rooms(request, rooms):
+        """The rooms of the login's account (every account's for a superuser)."""
+        account_id = admin_account_id(request)
+        return rooms if account_id is None else rooms.filter(account_id=account_id)
 
     @admin.display(description="conversation")
     def conversation(self, room):
@@ -220,7 +221,7 @@ class InboxAdmin(AccountScoped, admin.ModelAdmin):
     def conversation_get(self, request, object_id) -> Room:
         # Any room of the account opens, waiting or not (after a reply it waits no longer).
         try:
-            return self.account_scope(request, Room.objects.select_related("account")).get(
+            return self.account_rooms(request, Room.objects.select_related("account")).get(
                 pk=int(object_id)
             )
         except (ValueError, Room.DoesNotExist):

@@ -52,11 +52,14 @@ def request_fingerprint(request) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def idempotent_call(request, create):
+def idempotent_call(request, create, *, keep=None, replay=None):
     """Run `create()` (returning a Response) at most once per account and `Idempotency-Key`.
 
     The key is recorded with the answer in the transaction of the create, and only for a
     success: a request refused with a 4xx created nothing, so the same key may be sent again.
+    `keep(data)` gives what is stored of the answer (default: all of it) and `replay(stored)`
+    the body replayed from it (it may raise an APIException instead): for answers that hold
+    something that must not be kept, or not be shown again once it changed (a secret).
     """
     key = request.headers.get(HEADER)
     if key is None:
@@ -73,8 +76,9 @@ def idempotent_call(request, create):
         if not claimed:
             if record.fingerprint != fingerprint:
                 raise IdempotencyKeyReused()
+            body = record.response_body
             return Response(
-                record.response_body,
+                body if replay is None else replay(body),
                 status=record.response_status,
                 headers={REPLAYED_HEADER: "true"},
             )
@@ -82,7 +86,8 @@ def idempotent_call(request, create):
         if not status.is_success(response.status_code):
             transaction.set_rollback(True)
             return response
-        idempotency_key_complete(record=record, status=response.status_code, body=response.data)
+        body = response.data if keep is None else keep(response.data)
+        idempotency_key_complete(record=record, status=response.status_code, body=body)
     return response
 
 
@@ -91,7 +96,12 @@ def idempotent(method):
 
     @functools.wraps(method)
     def wrapper(self, request, *args, **kwargs):
-        return idempotent_call(request, lambda: method(self, request, *args, **kwargs))
+        return idempotent_call(
+            request,
+            lambda: method(self, request, *args, **kwargs),
+            keep=getattr(self, "idempotent_keep", None),
+            replay=getattr(self, "idempotent_replay", None),
+        )
 
     # The marker tells the schema generator (askhandle.api.schema) to document the 422 answer.
     wrapper.idempotent = True
@@ -99,7 +109,11 @@ def idempotent(method):
 
 
 class IdempotentCreateMixin:
-    """For a viewset with `CreateModelMixin`: POST creates honour `Idempotency-Key`."""
+    """For a viewset with `CreateModelMixin`: POST creates honour `Idempotency-Key`.
+
+    A view may define `idempotent_keep(data)` and `idempotent_replay(stored)`: see
+    `idempotent_call`.
+    """
 
     def in_key_transaction(self) -> bool:
         """Whether this create runs inside its Idempotency-Key's transaction, which commits after

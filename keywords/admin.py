@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin
 
+from accounts.admin_scope import AccountScopedAdmin
 from askhandle.api.quotas import QuotaExceeded
 
 from .matching import keyword_normalize
@@ -33,7 +34,7 @@ class KeywordAdminForm(forms.ModelForm):
 
 
 @admin.register(Keyword)
-class KeywordAdmin(admin.ModelAdmin):
+class KeywordAdmin(AccountScopedAdmin):
     form = KeywordAdminForm
     list_display = ["keyword", "account", "created_at"]
     search_fields = ["keyword"]
@@ -49,7 +50,7 @@ class KeywordAdmin(admin.ModelAdmin):
 
 
 @admin.register(KeywordNotification)
-class KeywordNotificationAdmin(admin.ModelAdmin):
+class KeywordNotificationAdmin(AccountScopedAdmin):
     list_display = ["keyword", "message", "room", "account", "created_at"]
     list_filter = ["created_at"]
     search_fields = ["keyword", "message__body", "room__label"]

@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin
 
+from accounts.admin_scope import AccountScopedAdmin
 from askhandle.api.quotas import QuotaExceeded
 
 from .models import KnowledgeEntry, tags_split
@@ -20,7 +21,7 @@ class KnowledgeEntryAdminForm(forms.ModelForm):
 
 
 @admin.register(KnowledgeEntry)
-class KnowledgeEntryAdmin(admin.ModelAdmin):
+class KnowledgeEntryAdmin(AccountScopedAdmin):
     form = KnowledgeEntryAdminForm
     list_display = ["question", "account", "tags", "updated_at"]
     list_filter = ["updated_at", "created_at"]

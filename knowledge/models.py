@@ -24,9 +24,9 @@ class KnowledgeEntry(models.Model):
     tags = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
-    # The sentence embedding of question and answer, after a digest of that text (see
+    # The sentence embedding of question, tags and answer, after a digest of that text (see
     # knowledge/semantic.py); made in the background (knowledge/tasks.py), emptied by the
-    # services when the text changes and made again.
+    # services when that text changes and made again.
     embedding = models.BinaryField(null=True, editable=False)
 
     class Meta:

@@ -13,8 +13,10 @@ are scored here, the same way on every database, into a confidence between 0 and
 - precision: how much of the entry's question the text asked about, so that of two entries that
   explain the text equally the more specific one wins.
 
-Each word also matches its synonyms (knowledge/synonyms.py) at a lower weight, and a few
-multi-word expressions are read as the word they mean ("send it back": "return"). Context (the
+With `USE_SYNONYMS`, each word also matches its synonyms (knowledge/synonyms.py) at a lower
+weight, and a few multi-word expressions are read as the word they mean ("send it back":
+"return"); it is off, because on knowledge bases written by others (bench/kb/, docs/bot.md) the
+table did not help: it was written for the project's own evaluation base. Context (the
 room's previous visitor messages) helps a short follow-up: the earlier words count towards which
 entry's question is meant and add a small bonus, but an entry must still match the new message
 itself, so a follow-up that changes the subject is not dragged back to the old one.
@@ -29,9 +31,9 @@ import snowballstemmer
 from django.db import connection
 
 from . import embedding, semantic
+from . import synonyms as word_lists
 from .models import KnowledgeEntry
 from .search_index import search_index_available
-from .synonyms import phrases, synonyms
 from .tasks import knowledge_embeddings_request
 
 CANDIDATES = 30
@@ -39,6 +41,8 @@ CANDIDATES = 30
 SHORT_TEXT_WORDS = 3
 # How much matching the earlier messages adds to a follow-up's score.
 CONTEXT_BONUS = 0.15
+# Whether words match their synonyms and expressions of knowledge/synonyms.py (see above).
+USE_SYNONYMS = False
 # A word matched through a synonym counts this much of a word matched as written.
 SYNONYM_WEIGHT = 0.85
 # Words sent to the database (the text's words first, then their synonyms).
@@ -47,12 +51,18 @@ FIELD_WEIGHTS = {"question": 1.0, "tags": 1.0, "answer": 0.6}
 COVERAGE_SHARE = 0.8
 # A word that no entry contains (nor its synonyms) weighs this much more than its idf says.
 UNKNOWN_WEIGHT = 1.5
-# With sentence embeddings (knowledge/semantic.py): their share of an entry's score, and the
-# cosine similarities that count as nothing and as everything (measured on the tuning half of
-# bench/bot_eval.py, docs/bot.md).
-SEMANTIC_SHARE = 0.4
+# With sentence embeddings (knowledge/semantic.py): their share of an entry's score, the
+# cosine similarities that count as nothing and as everything, and how much the best entry's
+# lead over the second adds to its confidence (a clear winner is surer than one of several
+# close ones). Chosen on the knowledge bases of bench/kb/ by bench/bot_eval.py, whose
+# leave-one-base-out figures say what to expect of them on a base nobody tuned on (docs/bot.md).
+SEMANTIC_SHARE = 0.7
 COSINE_FLOOR = 0.1
-COSINE_CEILING = 0.8
+COSINE_CEILING = 0.9
+MARGIN_WEIGHT = 2.0
+# Whether a short follow-up's sentence embedding is made of it together with its context (off:
+# of the follow-up alone; its context still counts through the words, `_lexical_matches`).
+CONTEXT_IN_QUERY = False
 # Past this many words, a text is cut (the rest adds noise, not meaning).
 MAX_WORDS = 40
 # Without a full-text index (SQLite built without FTS5) every entry is a candidate, up to this.
@@ -76,6 +86,16 @@ STOPWORDS = frozenset(STOPWORD_TEXT.split())
 
 _stemmer = snowballstemmer.stemmer("english")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def synonyms(word: str) -> frozenset[str]:
+    """The word and, with USE_SYNONYMS, the other words of its group."""
+    return word_lists.synonyms(word) if USE_SYNONYMS else frozenset((word,))
+
+
+def phrases(text: str) -> str:
+    """The text lowercased and, with USE_SYNONYMS, its expressions read as their words."""
+    return word_lists.phrases(text) if USE_SYNONYMS else text.casefold().replace("\u2019", "'")
 
 
 @lru_cache(maxsize=100_000)
@@ -161,21 +181,35 @@ def knowledge_rank(
                 knowledge_embeddings_request(account_id=account_id)
             if not len(vectors.ids):
                 # Not one vector yet: words alone, and no need for the model.
-                return knowledge_search(
-                    account_id=account_id, text=text, context=context, limit=limit
-                )
+                return _words_alone(account_id, text, context, limit)
             # The database's work first: after the encoder (BLAS's threads spin on the cores
             # a moment, we think) PostgreSQL answered slower: p95 15-17 against 14-14.5 ms,
             # docs/bot.md.
             lexical = _lexical_matches(account_id, text, context)
-            # A short follow-up means what it says in the light of what was asked before.
-            short = context and len(words(text)) <= SHORT_TEXT_WORDS
-            query = semantic.encode(f"{context} {text}" if short else text)
+            query = semantic.encode(semantic_query(text, context))
         except embedding.ModelUnavailable:
             pass  # logged once by the loader
         else:
             return _with_similarities(vectors, vectors.matrix @ query, lexical, limit)
-    return knowledge_search(account_id=account_id, text=text, context=context, limit=limit)
+    return _words_alone(account_id, text, context, limit)
+
+
+def _words_alone(account_id: int, text: str, context: str, limit: int) -> list[Match]:
+    """Words alone (no model, or no vector yet): the same lead over the second best counts."""
+    matches = _lexical_matches(account_id, text, context)[: max(limit, 2)]
+    if matches:
+        second = matches[1].confidence if len(matches) > 1 else 0.0
+        matches[0] = _with_lead(matches[0], matches[0].confidence, second)
+    return matches[:limit]
+
+
+def semantic_query(text: str, context: str = "", with_context: bool | None = None) -> str:
+    """The text whose sentence embedding is compared with the entries': with CONTEXT_IN_QUERY,
+    a short follow-up's together with its context (what was asked before)."""
+    if with_context is None:
+        with_context = CONTEXT_IN_QUERY
+    short = context and len(words(text)) <= SHORT_TEXT_WORDS
+    return f"{context} {text}" if with_context and short else text
 
 
 def _with_similarities(vectors, cosines, lexical: list[Match], limit: int) -> list[Match]:
@@ -199,18 +233,29 @@ def _with_similarities(vectors, cosines, lexical: list[Match], limit: int) -> li
         confidences = np.array([m.confidence for m in lexical])
         scores[rows[known]] += (1 - SEMANTIC_SHARE) * confidences[known]
         words_alone = [m for m, has_vector in zip(lexical, known, strict=True) if not has_vector]
-    best = np.argsort(-scores, kind="stable")[:limit]  # ties: the lower id first
+    # Ties: the lower id first. The second best is needed for the best one's lead.
+    best = np.argsort(-scores, kind="stable")[: max(limit, 2)]
     ranked = [
-        Match(entry=vectors.entries[int(ids[row])], confidence=round(float(scores[row]), 4))
-        for row in best
+        (float(scores[row]), 0, n, vectors.entries[int(ids[row])])
+        for n, row in enumerate(best)
         if scores[row] > 0
     ]
     if words_alone:
-        # Merged by confidence; the order of the others is kept (at equal confidence, first).
-        keyed = [(-m.confidence, 0, n, m) for n, m in enumerate(ranked)]
-        keyed += [(-m.confidence, 1, m.entry.pk, m) for m in words_alone]
-        ranked = [m for *_, m in sorted(keyed, key=lambda k: k[:3])]
-    return ranked[:limit]
+        # Merged by score; the order of the others is kept (at an equal score, first).
+        ranked += [(m.confidence, 1, m.entry.pk, m.entry) for m in words_alone]
+        ranked = sorted(ranked, key=lambda r: (-r[0], r[1], r[2]))[: max(limit, 2)]
+    matches = [Match(entry=entry, confidence=round(score, 4)) for score, _, _, entry in ranked]
+    if matches:
+        second = ranked[1][0] if len(ranked) > 1 else 0.0
+        matches[0] = _with_lead(matches[0], ranked[0][0], second)
+    return matches[:limit]
+
+
+def _with_lead(match: Match, score: float, second: float) -> Match:
+    """The best entry's confidence: its score and MARGIN_WEIGHT times its lead over the
+    second best (at most 1)."""
+    confidence = min(score + MARGIN_WEIGHT * (score - second), 1.0)
+    return Match(entry=match.entry, confidence=round(confidence, 4))
 
 
 def _lexical_matches(account_id: int, text: str, context: str) -> list[Match]:

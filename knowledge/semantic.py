@@ -1,15 +1,16 @@
 """Each entry's sentence embedding, kept in the database, and a visitor text's similarity to them.
 
-An entry's vector is the embedding of its question and answer (knowledge/embedding.py). It is
-stored beside the entry (`KnowledgeEntry.embedding`) after a digest of the text it was made from.
-It is made in the background, never while a visitor waits: the services that write entries
-(knowledge/services.py: the API, the admin, imports) leave a new or re-worded entry's vector
-empty (NULL) and ask for a task (knowledge/tasks.py) that fills the account's empty vectors in
-batches of `BATCH`, each written in its own short transaction (`embeddings_make`). Until an entry
-has its vector, the bot ranks it by words alone (knowledge/search.py). A process keeps each
-account's vectors in memory as one matrix, read again whenever the account's entries have changed
-(their number, newest id, latest `updated_at`, or how many still wait for a vector: one indexed
-query per message).
+An entry's vector is the embedding of its question, tags and answer (knowledge/embedding.py;
+the tags were added on 2026-12-02: on the knowledge bases of bench/kb/ they raised the answers
+right on bases nobody tuned on from 58 % to 61 %, docs/bot.md). It is stored beside the entry
+(`KnowledgeEntry.embedding`) after a digest of the text it was made from. It is made in the
+background, never while a visitor waits: the services that write entries (knowledge/services.py:
+the API, the admin, imports) leave a new or re-worded entry's vector empty (NULL) and ask for a
+task (knowledge/tasks.py) that fills the account's empty vectors in batches of `BATCH`, each
+written in its own short transaction (`embeddings_make`). Until an entry has its vector, the bot
+ranks it by words alone (knowledge/search.py). A process keeps each account's vectors in memory
+as one matrix, read again whenever the account's entries have changed (their number, newest id,
+latest `updated_at`, or how many still wait for a vector: one indexed query per message).
 """
 
 import hashlib
@@ -48,23 +49,24 @@ def enabled() -> bool:
     return embedding.usable()
 
 
-def _digest(question: str, answer: str) -> bytes:
-    text = f"{question}\n{answer}".encode()
+def _digest(question: str, answer: str, tags: str = "") -> bytes:
+    # Without tags, the digest (and the text) of the vectors made before tags counted.
+    text = (f"{question}\n{answer}\n{tags}" if tags else f"{question}\n{answer}").encode()
     return hashlib.blake2b(text, digest_size=DIGEST_BYTES).digest()
 
 
-def _text(question: str, answer: str) -> str:
-    return f"{question} {answer}"
+def _text(question: str, answer: str, tags: str = "") -> str:
+    return f"{question} {tags} {answer}" if tags else f"{question} {answer}"
 
 
-def vector_of(entry_embedding, question: str, answer: str):
+def vector_of(entry_embedding, question: str, answer: str, tags: str = ""):
     """The stored vector (a numpy row) if it was made from this text, else None."""
     import numpy as np
 
     stored = bytes(entry_embedding or b"")
     if len(stored) != DIGEST_BYTES + 4 * embedding.DIMENSIONS:
         return None
-    if stored[:DIGEST_BYTES] != _digest(question, answer):
+    if stored[:DIGEST_BYTES] != _digest(question, answer, tags):
         return None
     return np.frombuffer(stored, dtype=np.float32, offset=DIGEST_BYTES)
 
@@ -87,16 +89,18 @@ def embeddings_make(
     for _ in range(batches):
         if seconds is not None and made and time.monotonic() - started > seconds:
             break
-        rows = list(waiting.order_by("id").values_list("id", "question", "answer")[:BATCH])
+        rows = list(waiting.order_by("id").values_list("id", "question", "answer", "tags")[:BATCH])
         if not rows:
             return made, False
-        vectors = model.encode_many([_text(question, answer) for _, question, answer in rows])
+        vectors = model.encode_many([_text(q, a, t) for _, q, a, t in rows])
         written = 0
         with transaction.atomic():
-            for (pk, question, answer), vector in zip(rows, vectors, strict=True):
+            for (pk, question, answer, tags), vector in zip(rows, vectors, strict=True):
                 written += KnowledgeEntry.objects.filter(
-                    pk=pk, embedding__isnull=True, question=question, answer=answer
-                ).update(embedding=_digest(question, answer) + vector.astype(np.float32).tobytes())
+                    pk=pk, embedding__isnull=True, question=question, answer=answer, tags=tags
+                ).update(
+                    embedding=_digest(question, answer, tags) + vector.astype(np.float32).tobytes()
+                )
         made += written
     # No follow-up from a task that wrote nothing at all (rows that cannot be written must not
     # keep a chain of tasks going; the bot's next request tries again).
@@ -147,7 +151,7 @@ class _Matrices:
         entries, rows = [], []
         stored = KnowledgeEntry.objects.filter(account_id=account_id, embedding__isnull=False)
         for entry in stored.order_by("id"):
-            vector = vector_of(entry.embedding, entry.question, entry.answer)
+            vector = vector_of(entry.embedding, entry.question, entry.answer, entry.tags)
             # Kept as if loaded with .defer("embedding"): the matrix has the vectors.
             del entry.__dict__["embedding"]
             if vector is not None:  # else its text changed around the services: words alone

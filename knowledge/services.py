@@ -12,7 +12,7 @@ from .models import KnowledgeEntry, tags_join
 from .tasks import knowledge_embeddings_request
 
 # The fields an entry's vector is made from (knowledge/semantic.py).
-EMBEDDED_FIELDS = ("question", "answer")
+EMBEDDED_FIELDS = ("question", "answer", "tags")
 
 
 def knowledge_quota_check(*, account: User, adding: int = 1) -> None:

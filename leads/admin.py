@@ -1,11 +1,13 @@
 from django.contrib import admin
 
+from accounts.admin_scope import AccountScopedAdmin
+
 from .models import Lead
 from .services import lead_create, lead_update
 
 
 @admin.register(Lead)
-class LeadAdmin(admin.ModelAdmin):
+class LeadAdmin(AccountScopedAdmin):
     list_display = ["__str__", "email", "phone_number", "account", "created_at"]
     list_filter = ["created_at"]
     search_fields = ["nickname", "email", "phone_number", "uuid"]

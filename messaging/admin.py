@@ -1,6 +1,8 @@
 from django import forms
 from django.contrib import admin
 
+from accounts.admin_scope import AccountScopedAdmin
+
 from .models import Message
 from .reactions import Answering
 from .services import message_create, message_update
@@ -40,7 +42,7 @@ def admin_message_create(*, room, message: Message, fields: dict) -> None:
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(AccountScopedAdmin):
     form = MessageAdminForm
     list_display = ["__str__", "room", "nickname", "is_support_sender", "terminated", "sent_at"]
     list_filter = ["is_support_sender", "terminated", "sent_at"]

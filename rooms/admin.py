@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from accounts.admin_scope import AccountScopedAdmin, AccountScopedTabularInline
 from messaging.admin import MessageAdminForm, admin_message_create
 from messaging.models import Message
 from messaging.services import message_update
@@ -8,7 +9,7 @@ from .models import Room
 from .services import room_create, room_update
 
 
-class MessageInline(admin.TabularInline):
+class MessageInline(AccountScopedTabularInline):
     model = Message
     form = MessageAdminForm
     fields = ["sent_at", "is_support_sender", "nickname", "body", "support_answer", "terminated"]
@@ -19,7 +20,7 @@ class MessageInline(admin.TabularInline):
 
 
 @admin.register(Room)
-class RoomAdmin(admin.ModelAdmin):
+class RoomAdmin(AccountScopedAdmin):
     list_display = ["label", "name", "account", "rating", "is_bot_use", "created_at"]
     list_filter = ["is_bot_use", "rating", "created_at"]
     search_fields = ["label", "name", "uuid"]

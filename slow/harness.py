@@ -1,5 +1,6 @@
-"""What the slow checks share: a real gunicorn server in a subprocess, a private PostgreSQL
-cluster, a small asyncio HTTP/1.1 client that counts every answer, and the artifacts folder.
+"""What the slow checks share: the real web server (askhandle/web.py) in a subprocess, a private
+PostgreSQL cluster, a small asyncio HTTP/1.1 client that counts every answer, and the artifacts
+folder.
 
 The checks talk to the server over TCP on 127.0.0.1 only, exactly as a client would; nothing
 here imports the project's code (the server is a separate process with its own settings).
@@ -89,22 +90,13 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def _no_control_socket() -> list[str]:
-    """gunicorn 24+ opens a control socket at one fixed path per user; several servers on one
-    machine would take it from each other."""
-    help_text = subprocess.run(
-        [str(VENV_BIN / "gunicorn"), "--help"], capture_output=True, text=True, check=True
-    ).stdout
-    return ["--no-control-socket"] if "--no-control-socket" in help_text else []
-
-
 @dataclass
 class Server:
-    """gunicorn serving the project, as `./dev serve` and the Dockerfile run it."""
+    """The web server serving the project, as `./dev serve` and the Dockerfile run it."""
 
     env: dict[str, str]
     workers: int = 4
-    threads: int = 1
+    threads: int | None = None  # the server's default unless set
     port: int = field(default_factory=free_port)
     log: Path = field(default_factory=lambda: artifact("server.log"))
 
@@ -115,23 +107,21 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Server:
+        # The command of `./dev serve` and the Docker image (askhandle/web.py), from the venv.
+        command = [
+            str(VENV_BIN / "python"), "-m", "askhandle.web",
+            "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
+            *(["--threads", str(self.threads)] if self.threads else []),
+        ]  # fmt: skip
         with self.log.open("w") as out:
             self.process = subprocess.Popen(
-                [
-                    str(VENV_BIN / "gunicorn"), "askhandle.wsgi",
-                    "--bind", f"127.0.0.1:{self.port}",
-                    "--workers", str(self.workers),
-                    "--threads", str(self.threads),
-                    "--graceful-timeout", "5",
-                    *_no_control_socket(),
-                ],
-                cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError("gunicorn exited:\n" + self.log.read_text()[-5000:])
+                raise RuntimeError("the server exited:\n" + self.log.read_text()[-5000:])
             try:
                 with urllib.request.urlopen(f"{self.base}/healthz", timeout=2) as answer:
                     if answer.status == 200:
@@ -139,7 +129,7 @@ class Server:
             except (OSError, urllib.error.HTTPError):
                 pass
             time.sleep(0.3)
-        raise RuntimeError("gunicorn did not answer /healthz within 60 s")
+        raise RuntimeError("the server did not answer /healthz within 60 s")
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.db import connection
+from django.http import HttpRequest
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils.html import escape
@@ -39,7 +40,9 @@ def staff_client(account):
     """A staff login of the account, without any model permission and not a superuser."""
     User.objects.filter(pk=account.user.pk).update(is_staff=True)
     client = Client()
-    assert client.login(username=account.user.username, password=account.password)
+    assert client.login(
+        request=HttpRequest(), username=account.user.username, password=account.password
+    )
     return client
 
 
@@ -103,7 +106,7 @@ def test_another_accounts_conversation_is_not_found(alice, rooms):
 
 def test_logins_that_are_not_staff_are_sent_to_the_login_page(alice, rooms):
     client = Client()
-    assert client.login(username="alice", password=alice.password)
+    assert client.login(request=HttpRequest(), username="alice", password=alice.password)
     response = client.get(INBOX)
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")

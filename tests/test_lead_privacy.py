@@ -406,7 +406,10 @@ def test_a_one_character_phone_number_forgets_only_what_is_exactly_that(alice, s
     """Before: the replays were matched by substring, so the phone "5" matched every stored
     answer with a 5 in a uuid or a date."""
     lead = LeadFactory(account=alice.user, email="", phone_number="5")
-    rooms = [api_post(alice, "/api/v1/rooms/", {}, key=f"room-{n}") for n in range(10)]
+    rooms = [
+        api_post(alice, "/api/v1/rooms/", {"name": f"Room 5-{n}"}, key=f"room-{n}")
+        for n in range(10)
+    ]
     for n, room in enumerate(rooms):
         api_post(
             alice,

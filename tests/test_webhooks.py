@@ -42,6 +42,7 @@ def deliver(concurrency=1):
 def make_due():
     """Time passes: every scheduled retry is due now."""
     Delivery.objects.filter(status=DeliveryStatus.PENDING).update(next_attempt_at=timezone.now())
+    Webhook.objects.update(target_backoff_until=None)  # and every target's backoff is over
 
 
 # Subscriptions ------------------------------------------------------------------------------
@@ -287,15 +288,26 @@ def test_receiver_down_then_up_gets_every_event(alice, receiver, settings):
     sent = {post_message(alice, room, body=f"m{i}")["uuid"] for i in range(5)}
     deliver()
     assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.PENDING}
-    assert DeliveryAttempt.objects.count() == 5
+    # Three failures in a row (WEBHOOK_TARGET_FAILURES): the target is backed off as a whole,
+    # and the two other deliveries wait for the end of the backoff without an attempt.
+    assert DeliveryAttempt.objects.count() == 3
     assert all(a.status_code is None and a.error for a in DeliveryAttempt.objects.all())
+    hook = Webhook.objects.get()
+    assert hook.target_failures == 3
+    assert hook.target_backoff_until > timezone.now()
+    assert all(
+        at >= hook.target_backoff_until
+        for at in Delivery.objects.values_list("next_attempt_at", flat=True)
+    )
 
     receiver.start(port)  # back up, an hour later
     make_due()
     deliver()
     assert {r.json["data"]["uuid"] for r in receiver.received} == sent
     assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SUCCEEDED}
-    assert DeliveryAttempt.objects.count() == 10
+    assert DeliveryAttempt.objects.count() == 8
+    hook.refresh_from_db()
+    assert (hook.target_failures, hook.target_backoff_until) == (0, None)  # healthy again
 
 
 def test_server_errors_are_retried_until_success(alice, receiver, fast_retries):
@@ -533,7 +545,9 @@ def test_redeliver_while_in_flight_is_a_conflict(alice, receiver):
     "whole tables across threads)",
 )
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_workers_never_send_the_same_attempt_twice(make_account, receiver):
+def test_concurrent_workers_never_send_the_same_attempt_twice(make_account, receiver, settings):
+    # The fairness limits raised, so that the twelve senders all race for the same deliveries.
+    settings.WEBHOOK_ACCOUNT_CONCURRENCY = settings.WEBHOOK_TARGET_CONCURRENCY = 12
     alice = make_account("alice")
     subscribe(alice, receiver.url)
     subscribe(alice, receiver.url)
@@ -597,13 +611,25 @@ def test_worker_process_killed_mid_delivery_is_retried_by_the_next_one(make_acco
     delivery = Delivery.objects.get()
     assert delivery.status == DeliveryStatus.PENDING
     assert delivery.leased_until > timezone.now()
-    assert not delivery.attempts.exists()
+    # The attempt the receiver got is in the log, written before the request was sent.
+    [attempt] = delivery.attempts.all()
+    assert (attempt.number, attempt.duration_ms, attempt.status_code) == (1, None, None)
 
     Delivery.objects.update(leased_until=timezone.now())  # the lease lapses
     subprocess.run([*command, "--once"], cwd=cwd, env=env, check=True, timeout=60)
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.SUCCEEDED
-    assert [a.number for a in delivery.attempts.all()] == [2]
+    assert [(a.number, a.status_code, a.error) for a in delivery.attempts.all()] == [
+        (1, None, worker.INTERRUPTED),
+        (2, 200, ""),
+    ]
+    response = alice.client.get(f"/api/v1/webhooks/{delivery.webhook.uuid}/deliveries/")
+    attempts = response.json()["results"][0]["attempts"]
+    assert [(a["number"], a["duration_ms"], a["error"]) for a in attempts] == [
+        (1, None, worker.INTERRUPTED),
+        (2, attempts[1]["duration_ms"], ""),
+    ]
+    assert attempts[1]["duration_ms"] is not None
     assert [r.headers["webhook-id"] for r in receiver.received] == [str(delivery.uuid)] * 2
 
 

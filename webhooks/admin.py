@@ -2,10 +2,18 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import ngettext
 
+from accounts.admin_scope import AccountScopedAdmin, AccountScopedTabularInline
+from askhandle.api.quotas import QuotaExceeded
+
 from .models import Delivery, DeliveryAttempt, Webhook
 from .safety import check_target
-from .services import DeliveryInFlight, delivery_redeliver, webhook_secret_rotate
-from .signing import secret_generate
+from .services import (
+    DeliveryInFlight,
+    delivery_redeliver,
+    webhook_create,
+    webhook_quota_check,
+    webhook_secret_rotate,
+)
 
 
 class WebhookAdminForm(forms.ModelForm):
@@ -23,22 +31,40 @@ class WebhookAdminForm(forms.ModelForm):
             raise forms.ValidationError(str(exc)) from None
         return target
 
+    def clean(self):
+        cleaned = super().clean()
+        account = cleaned.get("account")
+        if self.instance.pk is None and account is not None:
+            # The service refuses it too; here it is a form error rather than a failed save.
+            try:
+                webhook_quota_check(account=account)
+            except QuotaExceeded as error:
+                self.add_error(None, str(error.detail))
+        return cleaned
+
 
 @admin.register(Webhook)
-class WebhookAdmin(admin.ModelAdmin):
+class WebhookAdmin(AccountScopedAdmin):
     form = WebhookAdminForm
     list_display = ["event", "target", "account", "is_active", "created_at"]
     list_filter = ["event", "is_active", "created_at"]
     search_fields = ["target", "uuid"]
     list_select_related = ["account"]
-    readonly_fields = ["uuid", "created_at"]
+    # The target's health: failed attempts in a row, and the end of its backoff (docs/webhooks.md).
+    readonly_fields = ["uuid", "target_failures", "target_backoff_until", "created_at"]
     autocomplete_fields = ["account"]
     actions = ["rotate_secret"]
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.secret = secret_generate()
-        super().save_model(request, obj, form, change)
+        if change:
+            super().save_model(request, obj, form, change)
+        else:
+            # Through the service, as the API (the quota, under the account's lock).
+            # The instance save_form built and checked (a login of an account: its own account).
+            fields = {name: getattr(obj, name) for name in form.Meta.fields if name != "account"}
+            webhook = webhook_create(account=obj.account, **fields)
+            # The admin goes on with the instance its form built (the log, the redirect).
+            vars(obj).update(vars(webhook))
         if not change:
             self.message_user(
                 request,
@@ -57,7 +83,8 @@ class WebhookAdmin(admin.ModelAdmin):
             )
 
 
-class DeliveryAttemptInline(admin.TabularInline):
+class DeliveryAttemptInline(AccountScopedTabularInline):
+    account_path = "delivery__webhook__account"
     model = DeliveryAttempt
     fields = ["number", "started_at", "status_code", "duration_ms", "error"]
     readonly_fields = fields
@@ -69,7 +96,8 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(AccountScopedAdmin):
+    account_path = "webhook__account"
     list_display = [
         "uuid",
         "event_type",

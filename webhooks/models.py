@@ -34,6 +34,11 @@ class Webhook(models.Model):
         default=True, help_text="Inactive subscriptions record no new deliveries."
     )
     disabled_reason = models.CharField(max_length=255, blank=True)
+    # The health of the target (this URL, for this account; kept alike on every subscription of
+    # the account with the same URL): failed attempts in a row, and while it is backed off as a
+    # whole, until when. See worker.target_record.
+    target_failures = models.PositiveIntegerField(default=0, editable=False)
+    target_backoff_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -106,6 +111,12 @@ class Delivery(models.Model):
                 name="delivery_due",
             ),
             models.Index(fields=["webhook", "-created_at", "-id"], name="delivery_webhook_created"),
+            # What is in flight (counted per account and per target at every claim): as small.
+            models.Index(
+                fields=["leased_until"],
+                condition=Q(leased_until__isnull=False),
+                name="delivery_leased",
+            ),
         ]
 
     def __str__(self):
@@ -118,12 +129,15 @@ class Delivery(models.Model):
 
 
 class DeliveryAttempt(models.Model):
-    """The log: one row per HTTP attempt."""
+    """The log: one row per HTTP attempt, written before the request is sent and completed after
+    it, so an attempt whose worker died still shows (with no duration and an "Interrupted" error
+    once the delivery is claimed again)."""
 
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
     number = models.PositiveIntegerField()
     started_at = models.DateTimeField()
-    duration_ms = models.PositiveIntegerField()
+    # Null while the attempt is in flight, or when its worker died before it finished.
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     error = models.CharField(max_length=500, blank=True)
 

@@ -27,10 +27,35 @@ def allow_private_targets() -> bool:
     return settings.WEBHOOK_ALLOW_PRIVATE_TARGETS
 
 
+# IPv6 ranges that carry an IPv4 address in their last 32 bits: a packet to them reaches (through
+# a translator or a tunnel) that IPv4 address, so they are public only if it is.
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated, but some stacks still route it
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052, the well-known prefix
+# Refused whatever they carry: the NAT64 prefix for local use (RFC 8215; where the IPv4 address
+# sits depends on the local prefix length) and the deprecated site-local range (RFC 3879).
+NEVER_PUBLIC = (ipaddress.ip_network("64:ff9b:1::/48"), ipaddress.ip_network("fec0::/10"))
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address wraps (NAT64, 6to4, Teredo, IPv4-compatible)."""
+    if ip in NAT64 or ip in IPV4_COMPATIBLE:
+        return [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
+    if ip.sixtofour is not None:  # 2002::/16
+        return [ip.sixtofour]
+    if ip.teredo is not None:  # 2001::/32: the Teredo server and the (de-obfuscated) client
+        return list(ip.teredo)
+    return []
+
+
 def address_is_public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped:  # ::ffff:0:0/96 is the IPv4 address itself
+            ip = ip.ipv4_mapped
+        elif any(ip in network for network in NEVER_PUBLIC) or not all(
+            address_is_public(str(v4)) for v4 in embedded_ipv4(ip)
+        ):
+            return False
     # is_global is False for loopback, private, link-local (cloud metadata: 169.254.169.254),
     # shared (100.64/10), reserved and unspecified ranges.
     return ip.is_global and not ip.is_multicast

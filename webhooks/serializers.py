@@ -52,6 +52,12 @@ class DeliveryAttemptSerializer(ModelSerializer):
         model = DeliveryAttempt
         fields = ["number", "started_at", "duration_ms", "status_code", "error"]
         read_only_fields = fields
+        extra_kwargs = {
+            "duration_ms": {
+                "help_text": "Null while the attempt is in flight, or when the worker stopped "
+                "during it (`error` then says so)."
+            }
+        }
 
 
 class DeliverySerializer(ModelSerializer):

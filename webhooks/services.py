@@ -1,3 +1,4 @@
+import hashlib
 import random
 from datetime import timedelta
 
@@ -10,6 +11,7 @@ from rest_framework.exceptions import APIException
 from accounts.models import User
 from accounts.services import account_ownership_check
 from askhandle.api.mentions import Person, mentions
+from askhandle.api.quotas import quota_check
 from askhandle.api.sql import select_rows
 
 from .events import event_render
@@ -21,6 +23,20 @@ class DeliveryInFlight(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "This delivery is being attempted right now; try again in a minute."
     default_code = "delivery_in_flight"
+
+
+class SecretNotReplayed(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The signing secret is not shown again."
+    default_code = "secret_not_replayed"
+
+
+# The key under which a replayable create answer keeps a digest of the secret instead of it.
+SECRET_DIGEST = "secret_sha256"
+
+
+def secret_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def event_emit(*, account: User, event: str, instance) -> Event | None:
@@ -62,7 +78,24 @@ def events_forget(*, account: User, person: Person) -> int:
     return deleted
 
 
+def webhook_quota_check(*, account: User) -> None:
+    """Refuse a new subscription beyond WEBHOOKS_PER_ACCOUNT (askhandle.api.quotas).
+
+    The quota also bounds the fan-out: one event makes at most one delivery per subscription.
+    """
+    quota_check(
+        account=account,
+        queryset=Webhook.objects.filter(account=account),
+        limit=settings.WEBHOOKS_PER_ACCOUNT,
+        adding=1,
+        noun="webhook subscriptions",
+        setting="WEBHOOKS_PER_ACCOUNT",
+    )
+
+
+@transaction.atomic
 def webhook_create(*, account: User, **fields) -> Webhook:
+    webhook_quota_check(account=account)  # under the account's row lock, until the commit
     return Webhook.objects.create(account=account, secret=secret_generate(), **fields)
 
 
@@ -90,6 +123,11 @@ def delivery_redeliver(*, delivery: Delivery) -> Delivery:
     delivery.give_up_at = now + timedelta(seconds=settings.WEBHOOK_RETRY_WINDOW)
     delivery.completed_at = None
     delivery.save(update_fields=["status", "next_attempt_at", "give_up_at", "completed_at"])
+    # Asked for now: a backed-off target gets this attempt now (its other deliveries keep their
+    # times; a success ends the backoff).
+    Webhook.objects.filter(
+        account_id=delivery.webhook.account_id, target=delivery.webhook.target
+    ).update(target_backoff_until=None)
     return delivery
 
 

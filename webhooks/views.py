@@ -1,3 +1,5 @@
+import hmac
+
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
@@ -17,15 +19,30 @@ from idempotency.decorators import IdempotentCreateMixin
 from .filters import DeliveryFilter, WebhookFilter
 from .models import Delivery, DeliveryAttempt, DeliveryStatus, Webhook
 from .serializers import DeliverySerializer, WebhookSerializer, WebhookWithSecretSerializer
-from .services import delivery_redeliver, webhook_create, webhook_secret_rotate
+from .services import (
+    SECRET_DIGEST,
+    SecretNotReplayed,
+    delivery_redeliver,
+    secret_digest,
+    webhook_create,
+    webhook_secret_rotate,
+)
 
 
 @extend_schema_view(
     list=extend_schema(description="Your webhook subscriptions, newest first."),
     create=extend_schema(
         description="Subscribe `target` to `event`. The answer carries the signing `secret`, "
-        "shown only this once.",
-        responses={201: WebhookWithSecretSerializer},
+        "shown only this once (and to a retry with the same `Idempotency-Key` while the secret "
+        "is unchanged). At most `WEBHOOKS_PER_ACCOUNT` (20) subscriptions per account (400 "
+        "beyond).",
+        responses={
+            201: WebhookWithSecretSerializer,
+            409: OpenApiResponse(
+                description="A retry with the `Idempotency-Key` of a create whose webhook has "
+                "been deleted or its secret rotated since: the secret is not shown again."
+            ),
+        },
     ),
     retrieve=extend_schema(description="One subscription."),
     update=extend_schema(description="Change a subscription (fields left out keep their values)."),
@@ -48,12 +65,41 @@ class WebhookViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
             return DeliverySerializer
         return WebhookSerializer
 
+    # A replayed create (Idempotency-Key) shows the secret only while it is still the
+    # subscription's secret: the stored answer keeps a digest of it, never the secret itself.
+    def idempotent_keep(self, data):
+        kept = {name: value for name, value in data.items() if name != "secret"}
+        kept[SECRET_DIGEST] = secret_digest(data["secret"])
+        return kept
+
+    def idempotent_replay(self, stored):
+        body = {name: value for name, value in stored.items() if name != SECRET_DIGEST}
+        # Answers stored before the digest was kept hold the secret itself.
+        digest = stored.get(SECRET_DIGEST) or secret_digest(body.pop("secret", ""))
+        webhook = Webhook.objects.filter(account=self.request.user, uuid=body["uuid"]).first()
+        if webhook is None:
+            raise SecretNotReplayed(
+                "The webhook created with this Idempotency-Key has been deleted since; its "
+                "signing secret is not shown again."
+            )
+        if not hmac.compare_digest(secret_digest(webhook.secret), digest):
+            raise SecretNotReplayed(
+                "The signing secret of the webhook created with this Idempotency-Key has been "
+                "rotated since; the old one is not shown again (rotate-secret shows a new one)."
+            )
+        return {**body, "secret": webhook.secret}
+
     def perform_create(self, serializer):
         serializer.instance = webhook_create(account=self.request.user, **serializer.validated_data)
 
     def perform_update(self, serializer):
         if serializer.validated_data.get("is_active"):
             serializer.validated_data["disabled_reason"] = ""
+        if serializer.validated_data.get("target", serializer.instance.target) != (
+            serializer.instance.target
+        ):
+            # Another target: the old one's failures and backoff are not its own.
+            serializer.validated_data.update(target_failures=0, target_backoff_until=None)
         serializer.save()
 
     @extend_schema(

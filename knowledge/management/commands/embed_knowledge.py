@@ -73,15 +73,15 @@ class Command(BaseCommand):
             chunk = list(
                 entries.filter(pk__gt=last, embedding__isnull=False)
                 .order_by("pk")
-                .values_list("pk", "question", "answer", "embedding")[:VERIFY_CHUNK]
+                .values_list("pk", "question", "answer", "tags", "embedding")[:VERIFY_CHUNK]
             )
             if not chunk:
                 return emptied
             last = chunk[-1][0]
             stale = [
                 pk
-                for pk, question, answer, stored in chunk
-                if semantic.vector_of(stored, question, answer) is None
+                for pk, question, answer, tags, stored in chunk
+                if semantic.vector_of(stored, question, answer, tags) is None
             ]
             with transaction.atomic():
                 emptied += KnowledgeEntry.objects.filter(pk__in=stale).update(embedding=None)

@@ -14,7 +14,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--concurrency", type=int, default=4, help="Deliveries sent at once (default 4)."
+            "--concurrency",
+            type=int,
+            default=4,
+            help="Deliveries sent at once (default 4). Whatever the workers, one account has at "
+            "most WEBHOOK_ACCOUNT_CONCURRENCY and one target WEBHOOK_TARGET_CONCURRENCY in flight.",
         )
         parser.add_argument(
             "--poll-interval",

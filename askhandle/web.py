@@ -1,0 +1,69 @@
+"""The web server, with its options in one place: `./dev serve`, the Docker image, the slow checks
+and the benchmark all start it through `command()` (or `python -m askhandle.web`).
+
+Granian serves the WSGI application: its HTTP/1.1 is read by an asynchronous Rust runtime, and
+only a request whose headers and body have arrived takes one of the worker's Python threads. So
+slow clients (headers trickled a line at a time, the "slowloris" attack) hold no thread, and a
+client that has not sent its headers within HEADER_TIMEOUT_MS is dropped. gunicorn's threaded
+worker, which ran here before, gave each connection a thread as soon as it was readable: eight
+connections sending a header line every 5 s took all of its threads. Measured by bench/servers.py
+(docs/reliability.md, "Slow clients"; docs/performance.md).
+
+    python -m askhandle.web [--bind 127.0.0.1:8000] [--workers N] [--threads N] [--access-log]
+                            [granian's own options...]
+
+WEB_CONCURRENCY (worker processes, default 2: about one per core) and WEB_THREADS (Python
+threads per worker, default 4) set the defaults.
+"""
+
+import argparse
+import os
+import sys
+
+# A request's headers must have arrived this long after the connection opened (milliseconds).
+HEADER_TIMEOUT_MS = 10_000
+
+
+def command(
+    bind: str,
+    *,
+    workers: int | None = None,
+    threads: int | None = None,
+    access_log=False,
+    extra=(),
+    app: str = "askhandle.wsgi:application",
+) -> list[str]:
+    host, _, port = bind.rpartition(":")
+    workers = workers or int(os.environ.get("WEB_CONCURRENCY") or 2)
+    threads = threads or int(os.environ.get("WEB_THREADS") or 4)
+    return [
+        sys.executable, "-m", "granian", "--interface", "wsgi",
+        "--host", host.strip("[]") or "127.0.0.1", "--port", port,
+        "--workers", str(workers), "--blocking-threads", str(threads),
+        "--http", "1", "--http1-header-read-timeout", str(HEADER_TIMEOUT_MS),
+        "--no-ws", "--log-level", os.environ.get("WEB_LOG_LEVEL", "warning"),
+        *(["--access-log"] if access_log else []),
+        *extra,
+        app,
+    ]  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bind", default="127.0.0.1:8000", help="host:port")
+    parser.add_argument("--workers", type=int)
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--access-log", action="store_true")
+    args, extra = parser.parse_known_args()  # the rest goes to granian as given
+    argv = command(
+        args.bind,
+        workers=args.workers,
+        threads=args.threads,
+        access_log=args.access_log,
+        extra=extra,
+    )
+    os.execv(argv[0], argv)
+
+
+if __name__ == "__main__":
+    main()
