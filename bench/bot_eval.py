@@ -286,7 +286,8 @@ def kb_load(account, base: dict) -> dict:
     ]
     knowledge_import(account=account, entries=parse_knowledge_file(json.dumps(document), "json"))
     if semantic.enabled():
-        semantic.matrices.get(account.pk)  # the vectors the import did not make, if any
+        # What the task worker does after an import (knowledge/tasks.py), here and now.
+        semantic.embeddings_make(account_id=account.pk, batches=10**9)
     by_question = {e["question"]: n for n, e in enumerate(base["entries"])}
     return {
         pk: by_question[" ".join(question.split())]
