@@ -1,6 +1,7 @@
 """The security review's case, as deployed: SQLite in a file (one writer at a time, writers wait
-up to the busy timeout), gunicorn, and `manage.py db_worker`. 500 entries created through the API,
-then a visitor's message while another account writes: neither waits for the entries' vectors.
+up to the busy timeout), the web server (askhandle.web) and `manage.py db_worker`. 500 entries
+created through the API, then a visitor's message while another account writes: neither waits
+for the entries' vectors.
 
 The tests' own SQLite database is in memory and does not wait for locks, so this runs the server
 in a subprocess on a database file of its own (a few seconds to migrate)."""
@@ -87,7 +88,7 @@ def test_500_new_entries_hold_no_visitor_and_no_other_account(database, tmp_path
     def worker():  # the task worker, until no task is left
         harness.manage("db_worker", "--batch", "--no-reload", "--interval", "0", env=env)
 
-    # One process with threads (as ./dev serve's gthread workers): the visitor's message and
+    # One process with threads (as ./dev serve's workers): the visitor's message and
     # bob's write are served at the same time, each on its own database connection.
     with harness.Server(env, workers=1, threads=4, log=tmp_path / "server.log") as server:
         alice, bob = Client(server.port, keys["alice"]), Client(server.port, keys["bob"])
