@@ -150,6 +150,7 @@ def evaluate_here() -> dict:
 
     from accounts.models import User
     from bot.answerers import builtin_answer
+    from knowledge import semantic
     from knowledge.models import KnowledgeEntry
     from messaging.models import Message
 
@@ -163,6 +164,11 @@ def evaluate_here() -> dict:
         answers = dict(
             KnowledgeEntry.objects.filter(account=account).values_list("question", "answer")
         )
+
+        def embed():
+            # What the task worker does after a bulk load (knowledge/tasks.py), here and now.
+            if semantic.enabled():
+                semantic.embeddings_make(account_id=account.pk, batches=10**9)
 
         def run(label):
             for case in cases:  # warm-up: the stemmer's and the entries' caches
@@ -191,11 +197,13 @@ def evaluate_here() -> dict:
             history = [Message(body=case["context"])] if case["context"] else []
             return builtin_answer(message, history)
 
+        embed()
         small = run(f"{len(entries)} entries")
         KnowledgeEntry.objects.bulk_create(
             KnowledgeEntry(account=account, question=q, answer=a, tags=t)
             for q, a, t in filler_entries(TOTAL_ENTRIES - len(entries))
         )
+        embed()
         large = run(f"{TOTAL_ENTRIES} entries")
     finally:
         account.delete()
@@ -278,7 +286,8 @@ def kb_load(account, base: dict) -> dict:
     ]
     knowledge_import(account=account, entries=parse_knowledge_file(json.dumps(document), "json"))
     if semantic.enabled():
-        semantic.matrices.get(account.pk)  # the vectors the import did not make, if any
+        # What the task worker does after an import (knowledge/tasks.py), here and now.
+        semantic.embeddings_make(account_id=account.pk, batches=10**9)
     by_question = {e["question"]: n for n, e in enumerate(base["entries"])}
     return {
         pk: by_question[" ".join(question.split())]

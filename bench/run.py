@@ -178,9 +178,10 @@ def seed(dsn: str, messages: int) -> dict:
 
 
 def seed_chat(dsn: str, user_id: int) -> Path:
-    """The busy account's knowledge base (imported as a user would: `import_knowledge`, which
-    makes the entries' embeddings), and the file of chat-turn bodies: each answerable question
-    of bench/bot_knowledge.py to the chat rooms in turn."""
+    """The busy account's knowledge base (imported as a user would: `import_knowledge`, then
+    `embed_knowledge --now` for the embeddings the task worker would make), and the file of
+    chat-turn bodies: each answerable question of bench/bot_knowledge.py to the chat rooms in
+    turn."""
     sys.path.insert(0, str(BENCH))
     from bot_eval import filler_entries
     from bot_knowledge import ENTRIES
@@ -193,6 +194,8 @@ def seed_chat(dsn: str, user_id: int) -> Path:
     knowledge = BENCH / ".chat-knowledge.json"
     knowledge.write_text(json.dumps(entries))
     manage("import_knowledge", str(knowledge), "--account", "busy", dsn=dsn)
+    # The entries' vectors, as the task worker makes them after an import (here and now).
+    manage("embed_knowledge", "--now", "--account", "busy", dsn=dsn)
     with psycopg.connect(dsn, autocommit=True) as conn:
         # The message POSTs of the other loads go to a room without the bot, as before.
         rooms = [

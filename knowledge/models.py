@@ -25,7 +25,8 @@ class KnowledgeEntry(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
     # The sentence embedding of question, tags and answer, after a digest of that text (see
-    # knowledge/semantic.py); made by the server, remade when the text changes.
+    # knowledge/semantic.py); made in the background (knowledge/tasks.py), emptied by the
+    # services when that text changes and made again.
     embedding = models.BinaryField(null=True, editable=False)
 
     class Meta:
@@ -38,6 +39,13 @@ class KnowledgeEntry(models.Model):
             ),
             # Covers the entries' signature (knowledge/semantic.py): count, newest id, last update.
             models.Index(fields=["account", "updated_at", "id"], name="knowledge_account_updated"),
+            # The entries still waiting for their vector: counted in that signature, and found
+            # by the task that makes them.
+            models.Index(
+                fields=["account"],
+                condition=models.Q(embedding__isnull=True),
+                name="knowledge_embedding_missing",
+            ),
         ]
 
     def __str__(self):

@@ -34,6 +34,7 @@ from . import embedding, semantic
 from . import synonyms as word_lists
 from .models import KnowledgeEntry
 from .search_index import search_index_available
+from .tasks import knowledge_embeddings_request
 
 CANDIDATES = 30
 # A text with at most this many meaningful words is a follow-up that may need its context.
@@ -166,13 +167,21 @@ def knowledge_rank(
     *, account_id: int, text: str, context: str = "", limit: int = 10
 ) -> list[Match]:
     """The account's entries that answer `text`, best first, each with its confidence: what
-    the bot answers from. With sentence embeddings (knowledge/semantic.py) every entry is
-    scored, also one that shares no word with the text; without them, full-text search."""
+    the bot answers from. With sentence embeddings (knowledge/semantic.py) every entry that has
+    its vector is scored, also one that shares no word with the text; an entry still waiting for
+    its vector (made in the background, knowledge/tasks.py) is scored by its words alone, as is
+    every entry without the model. Only the visitor's text is encoded here, never an entry."""
     if semantic.enabled():
         try:
             vectors = semantic.matrices.get(account_id)
             if vectors is None:
                 return []  # no entries
+            if vectors.missing and semantic.matrices.request_due(account_id):
+                # Asked for when they were written; again in case that task was lost.
+                knowledge_embeddings_request(account_id=account_id)
+            if not len(vectors.ids):
+                # Not one vector yet: words alone, and no need for the model.
+                return _words_alone(account_id, text, context, limit)
             # The database's work first: after the encoder (BLAS's threads spin on the cores
             # a moment, we think) PostgreSQL answered slower: p95 15-17 against 14-14.5 ms,
             # docs/bot.md.
@@ -181,9 +190,12 @@ def knowledge_rank(
         except embedding.ModelUnavailable:
             pass  # logged once by the loader
         else:
-            ids, matrix, entries = vectors
-            return _with_similarities(ids, matrix @ query, entries, lexical, limit)
-    # Words alone (no model): the same lead over the second best counts.
+            return _with_similarities(vectors, vectors.matrix @ query, lexical, limit)
+    return _words_alone(account_id, text, context, limit)
+
+
+def _words_alone(account_id: int, text: str, context: str, limit: int) -> list[Match]:
+    """Words alone (no model, or no vector yet): the same lead over the second best counts."""
     matches = _lexical_matches(account_id, text, context)[: max(limit, 2)]
     if matches:
         second = matches[1].confidence if len(matches) > 1 else 0.0
@@ -200,33 +212,42 @@ def semantic_query(text: str, context: str = "", with_context: bool | None = Non
     return f"{context} {text}" if with_context and short else text
 
 
-def _with_similarities(ids, cosines, entries, lexical: list[Match], limit: int) -> list[Match]:
-    """Every entry scored by its lexical confidence and its embedding's similarity to the text
-    (`cosines`, one per entry of `ids`, in id order; `entries` by id): the similarity finds the
-    entries that say the same thing in other words, the words keep what the visitor named (a
-    product, a country) from being outweighed by the general sense."""
+def _with_similarities(vectors, cosines, lexical: list[Match], limit: int) -> list[Match]:
+    """Every entry with a vector scored by its lexical confidence and its embedding's similarity
+    to the text (`cosines`, one per entry of `vectors.ids`, in id order): the similarity finds
+    the entries that say the same thing in other words, the words keep what the visitor named (a
+    product, a country) from being outweighed by the general sense. An entry matched by words
+    but without a vector (not made yet, or added since the vectors were read) keeps its lexical
+    confidence: ranked by words alone."""
     import numpy as np
 
+    ids = vectors.ids
     scores = SEMANTIC_SHARE * np.clip(
         (cosines - COSINE_FLOOR) / (COSINE_CEILING - COSINE_FLOOR), 0.0, 1.0
     )
+    words_alone = []
     if lexical:
         pks = np.array([m.entry.pk for m in lexical])
         rows = np.minimum(np.searchsorted(ids, pks), len(ids) - 1)  # ids are sorted
-        # An entry added since the vectors were read is not among them: left out this time.
         known = ids[rows] == pks
         confidences = np.array([m.confidence for m in lexical])
         scores[rows[known]] += (1 - SEMANTIC_SHARE) * confidences[known]
+        words_alone = [m for m, has_vector in zip(lexical, known, strict=True) if not has_vector]
     # Ties: the lower id first. The second best is needed for the best one's lead.
     best = np.argsort(-scores, kind="stable")[: max(limit, 2)]
-    matches = [
-        Match(entry=entries[int(ids[row])], confidence=round(float(scores[row]), 4))
-        for row in best
+    ranked = [
+        (float(scores[row]), 0, n, vectors.entries[int(ids[row])])
+        for n, row in enumerate(best)
         if scores[row] > 0
     ]
+    if words_alone:
+        # Merged by score; the order of the others is kept (at an equal score, first).
+        ranked += [(m.confidence, 1, m.entry.pk, m.entry) for m in words_alone]
+        ranked = sorted(ranked, key=lambda r: (-r[0], r[1], r[2]))[: max(limit, 2)]
+    matches = [Match(entry=entry, confidence=round(score, 4)) for score, _, _, entry in ranked]
     if matches:
-        second = float(scores[best[1]]) if len(best) > 1 else 0.0
-        matches[0] = _with_lead(matches[0], float(scores[best[0]]), second)
+        second = ranked[1][0] if len(ranked) > 1 else 0.0
+        matches[0] = _with_lead(matches[0], ranked[0][0], second)
     return matches[:limit]
 
 

@@ -7,8 +7,11 @@ from django.utils import timezone
 from accounts.models import User
 from askhandle.api.quotas import quota_check
 
-from . import embedding, semantic
 from .models import KnowledgeEntry, tags_join
+from .tasks import knowledge_embeddings_request
+
+# The fields an entry's vector is made from (knowledge/semantic.py).
+EMBEDDED_FIELDS = ("question", "answer", "tags")
 
 
 def knowledge_quota_check(*, account: User, adding: int = 1) -> None:
@@ -24,9 +27,13 @@ def knowledge_quota_check(*, account: User, adding: int = 1) -> None:
 
 @transaction.atomic
 def knowledge_entry_create(*, account: User, question: str, answer: str, tags=()) -> KnowledgeEntry:
-    """A new entry; beyond the account's quota a 400 (QuotaExceeded) and nothing written."""
+    """A new entry; beyond the account's quota a 400 (QuotaExceeded) and nothing written. Its
+    vector is made in the background (knowledge/tasks.py); until then the bot ranks it by its
+    words."""
     knowledge_quota_check(account=account)
-    return _entry_insert(account=account, question=question, answer=answer, tags=tags)
+    entry = _entry_insert(account=account, question=question, answer=answer, tags=tags)
+    knowledge_embeddings_request(account_id=account.pk)
+    return entry
 
 
 def _entry_insert(*, account: User, question: str, answer: str, tags) -> KnowledgeEntry:
@@ -36,14 +43,26 @@ def _entry_insert(*, account: User, question: str, answer: str, tags) -> Knowled
     return entry
 
 
+@transaction.atomic
 def knowledge_entry_update(*, entry: KnowledgeEntry, **fields) -> KnowledgeEntry:
+    """Changed fields of an entry; new wording of its question or answer empties its vector
+    (made again in the background, as for a new entry)."""
     if "tags" in fields:
         fields["tags"] = tags_join(fields["tags"])
+    reworded = any(
+        name in fields and fields[name] != getattr(entry, name) for name in EMBEDDED_FIELDS
+    )
     for name, value in fields.items():
         setattr(entry, name, value)
     entry.updated_at = timezone.now()
     entry.full_clean()
-    entry.save(update_fields=[*fields, "updated_at"])
+    update_fields = [*fields, "updated_at"]
+    if reworded:
+        entry.embedding = None
+        update_fields.append("embedding")
+    entry.save(update_fields=update_fields)
+    if reworded:
+        knowledge_embeddings_request(account_id=entry.account_id)
     return entry
 
 
@@ -99,11 +118,7 @@ def knowledge_import(*, account: User, entries: Iterable[EntryData], progress=No
             report.updated += 1
         if progress is not None:
             progress(number, len(entries))
-    if semantic.enabled():
-        # Now, in batches, rather than at a visitor's first question.
-        try:
-            remade = semantic.entries_embed(list(existing.values()))
-        except embedding.ModelUnavailable:
-            remade = []  # logged by the loader; the bot ranks by full-text search alone
-        KnowledgeEntry.objects.bulk_update(remade, ["embedding"], batch_size=500)
+    if report.created:
+        # Their vectors: in the background, by one task (an update above asked for it already).
+        knowledge_embeddings_request(account_id=account.pk)
     return report

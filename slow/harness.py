@@ -96,6 +96,7 @@ class Server:
 
     env: dict[str, str]
     workers: int = 4
+    threads: int | None = None  # the server's default unless set
     port: int = field(default_factory=free_port)
     log: Path = field(default_factory=lambda: artifact("server.log"))
 
@@ -110,6 +111,7 @@ class Server:
         command = [
             str(VENV_BIN / "python"), "-m", "askhandle.web",
             "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
+            *(["--threads", str(self.threads)] if self.threads else []),
         ]  # fmt: skip
         with self.log.open("w") as out:
             self.process = subprocess.Popen(

@@ -10,6 +10,7 @@ from accounts.models import User
 from accounts.services import account_create, api_key_issue
 from askhandle.api import rate_limits
 from askhandle.api.fast_lists import pages, triggers
+from knowledge import semantic
 
 
 @dataclass
@@ -29,16 +30,18 @@ def _fast_password_hashing(settings):
 @pytest.fixture(autouse=True)
 def _fresh_cache(db):
     # Every test starts with no rate-limit counts (in this process; their table is rolled back),
-    # nothing cached, no cached list pages.
+    # nothing cached, no cached list pages, none of the bot's vectors kept in memory.
     rate_limits.counters.clear()
     cache.clear()
     pages.pages.clear()
     pages.fragments.clear()
+    semantic.matrices.clear()
     _data_versions_at_each_write()
     yield
     cache.clear()
     pages.pages.clear()
     pages.fragments.clear()
+    semantic.matrices.clear()
 
 
 def _data_versions_at_each_write():

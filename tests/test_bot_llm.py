@@ -13,7 +13,7 @@ from django_tasks_db.models import DBTaskResult
 from rest_framework.test import APIClient
 
 from bot.models import DEFAULT_HANDOFF_MESSAGE, HandOff
-from knowledge.models import KnowledgeEntry
+from knowledge.services import knowledge_entry_create
 from messaging.models import Message
 
 from .factories import RoomFactory
@@ -94,9 +94,11 @@ def fake_model(settings):
 @pytest.fixture
 def account(make_account):
     account = make_account("alice")
-    KnowledgeEntry.objects.create(
+    knowledge_entry_create(
         account=account.user, question="How long does shipping take?", answer=SHIPPING
     )
+    run_worker()  # its vector; then only the bot's tasks are in the queue
+    DBTaskResult.objects.all().delete()
     return account
 
 

@@ -7,13 +7,15 @@ import pytest
 
 from keywords.models import Keyword, KeywordNotification
 from knowledge.models import KnowledgeEntry
+from knowledge.services import knowledge_entry_create
 from leads.models import Lead
 from messaging.models import Message
 from rooms.models import Room
 from webhooks.models import Event, EventType
 from webhooks.services import webhook_create
 
-from .factories import KnowledgeEntryFactory, RoomFactory
+from .factories import RoomFactory
+from .tasks import run_tasks
 
 SHIPPING = "Standard shipping takes 3 to 5 business days."
 QUESTION = "How long does shipping take? Otherwise I want a refund."
@@ -42,7 +44,10 @@ def set_up(account):
     for event in EventType:
         webhook_create(account=account, event=event, target="https://example.com/hook")
     Keyword.objects.create(account=account, keyword="refund", normalized="refund")
-    KnowledgeEntryFactory(account=account, question="How long does shipping take?", answer=SHIPPING)
+    knowledge_entry_create(
+        account=account, question="How long does shipping take?", answer=SHIPPING
+    )
+    run_tasks()  # its vector, as the task worker makes it
     return RoomFactory(account=account, is_bot_use=True)
 
 
