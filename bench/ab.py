@@ -7,7 +7,9 @@ ratio B/A. For "within N% of before": a change is judged against the code before
 
 Each side runs from its own checkout and virtualenv, on its own database (`--a-db`, `--b-db`,
 default perfbench_a / perfbench_b, emptied), seeded by its own bench/run.py (`--seed N`).
-Settings as bench/run.py's (rate limits off, gunicorn 2 workers x 4 threads).
+Settings as bench/run.py's (the defaults' rate limiting with counts raised, 2 workers x 4
+threads); each side on its own web server (`--a-server`, `--b-server`: granian, what ./dev serve
+runs since the seventh round, or gunicorn, what it ran before).
 """
 
 import argparse
@@ -65,6 +67,8 @@ def main():
     parser.add_argument("--connections", default="1,16")
     parser.add_argument("--only", default="", help="endpoint names, comma-separated")
     parser.add_argument("--port", type=int, default=18301)
+    for side in ("a", "b"):
+        parser.add_argument(f"--{side}-server", choices=["granian", "gunicorn"], default="granian")
     args = parser.parse_args()
     sides = {"A": (args.a.resolve(), args.a_db), "B": (args.b.resolve(), args.b_db)}
     extra = {
@@ -77,6 +81,7 @@ def main():
     try:
         for index, (name, (tree, dsn)) in enumerate(sides.items()):
             run.VENV_BIN = tree / ".venv/bin"
+            run.Gunicorn.server = getattr(args, f"{name.lower()}_server")
             env = run.server_env(dsn, extra[name])
             servers[name] = run.Gunicorn("askhandle.wsgi", args.port + index, gunicorn, env, tree)
         wanted = {name for name in args.only.split(",") if name}
