@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -18,7 +17,7 @@ from django.utils import timezone
 from messaging.services import message_create
 from tests.factories import RoomFactory
 from tests.receiver import BlackHole, Receiver
-from tests.test_webhooks import deliver, make_due, post_message, subscribe
+from tests.test_webhooks import deliver, deliver_in_threads, make_due, post_message, subscribe
 from webhooks import worker
 from webhooks.models import Delivery, DeliveryAttempt, DeliveryStatus, Event, Webhook
 
@@ -285,15 +284,7 @@ def test_the_limits_hold_across_workers(make_account, receiver):
     backlog(Webhook.objects.get(uuid=subscribe(bob, receiver.url + "/b")["uuid"]), 10)
     receiver.answers = [("sleep", 0.05)] * 40
 
-    def worker_process():
-        deliver(concurrency=4)
-        connection.close()
-
-    threads = [threading.Thread(target=worker_process) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    deliver_in_threads(workers=3, concurrency=4)
     assert len(receiver.received) == 40
     assert len({r.headers["webhook-id"] for r in receiver.received}) == 40
     assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SUCCEEDED}

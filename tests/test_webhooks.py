@@ -39,6 +39,20 @@ def deliver(concurrency=1):
     worker.run(once=True, concurrency=concurrency, poll_interval=0.01)
 
 
+def deliver_in_threads(workers=3, concurrency=4):
+    """Several workers at once (threads, each its own database connection), as processes would."""
+
+    def worker_process():
+        deliver(concurrency=concurrency)
+        connection.close()
+
+    threads = [threading.Thread(target=worker_process) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def make_due():
     """Time passes: every scheduled retry is due now."""
     Delivery.objects.filter(status=DeliveryStatus.PENDING).update(next_attempt_at=timezone.now())
@@ -555,15 +569,7 @@ def test_concurrent_workers_never_send_the_same_attempt_twice(make_account, rece
     for i in range(60):
         message_create(account=alice.user, room=room, answer="inline", body=f"m{i}")
 
-    def worker_process():
-        deliver(concurrency=4)
-        connection.close()
-
-    threads = [threading.Thread(target=worker_process) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    deliver_in_threads(workers=3, concurrency=4)
     ids = [r.headers["webhook-id"] for r in receiver.received]
     assert len(ids) == 120
     assert len(set(ids)) == 120

@@ -19,7 +19,7 @@ cached list page: see docs/performance.md.
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connections, router
@@ -39,7 +39,6 @@ class _Local:
     flushed_at: float
     shared: int = 0
     pending: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class Counters:
