@@ -353,6 +353,25 @@ WEBHOOK_LEASE_SECONDS = max(env_float("WEBHOOK_LEASE_SECONDS", 60), WEBHOOK_TIME
 WEBHOOK_SECRET_GRACE = env_float("WEBHOOK_SECRET_GRACE", 24 * 3600)
 # Finished deliveries (with their attempt log) are deleted after this many days.
 WEBHOOK_LOG_RETENTION_DAYS = env_int("WEBHOOK_LOG_RETENTION_DAYS", 30)
+# Every event is logged (the live streams read the log, docs/streams.md); one that no delivery
+# needs is kept this long, how far back a stream can resume with Last-Event-ID.
+EVENT_LOG_RETENTION_HOURS = env_int("EVENT_LOG_RETENTION_HOURS", 24)
+
+# Live updates (webhooks/streams.py, docs/streams.md): Server-Sent Events and long-polls.
+# Live connections (streams and long-polls) one account may hold in one worker process.
+STREAMS_PER_ACCOUNT = env_int("STREAMS_PER_ACCOUNT", 100)
+# A stream ends after this long; clients reconnect with Last-Event-ID (EventSource does).
+STREAM_MAX_SECONDS = env_float("STREAM_MAX_SECONDS", 600)
+STREAM_HEARTBEAT_SECONDS = env_float("STREAM_HEARTBEAT_SECONDS", 15)
+# The reconnection delay a stream suggests to its client (the SSE `retry` field).
+STREAM_RETRY_MS = env_int("STREAM_RETRY_MS", 2000)
+# On SQLite, how often a worker with subscribers looks for new events (no LISTEN/NOTIFY there).
+STREAM_POLL_SECONDS = env_float("STREAM_POLL_SECONDS", 0.05)
+# How long a worker keeps listening (PostgreSQL's connection) after its last subscriber left.
+STREAM_HUB_LINGER_SECONDS = env_float("STREAM_HUB_LINGER_SECONDS", 30)
+STREAM_BATCH = env_int("STREAM_BATCH", 100)
+# The longest `wait=` of a long-poll, in seconds.
+LONG_POLL_MAX_SECONDS = env_int("LONG_POLL_MAX_SECONDS", 30)
 # Fair delivery: attempts in flight at once (across all workers) for one account, and for one
 # target (URL) of an account; a target whose attempts fail this many times in a row is backed
 # off as a whole (none of its deliveries is attempted until the backoff ends).

@@ -11,8 +11,8 @@ from keywords.views import KeywordNotificationViewSet, KeywordViewSet
 from knowledge.views import KnowledgeEntryViewSet
 from leads.views import LeadViewSet
 from messaging.views import MessageViewSet
-from rooms.views import RoomViewSet
-from webhooks.views import WebhookViewSet
+from rooms.views import RoomEventsView, RoomViewSet
+from webhooks.views import EventStreamView, WebhookViewSet
 
 router = OptionalSlashRouter()
 router.register("leads", LeadViewSet, basename="lead")
@@ -35,6 +35,13 @@ api_v1 = [
         rf"^rooms/(?P<label>{LABEL_PATH_REGEX})/hand_back/?$",
         RoomHandBackView.as_view(),
         name="room-hand-back",
+    ),
+    # Extensions: the live streams (Server-Sent Events, docs/streams.md).
+    re_path(r"^events/?$", EventStreamView.as_view(), name="events"),
+    re_path(
+        rf"^rooms/(?P<label>{LABEL_PATH_REGEX})/events/?$",
+        RoomEventsView.as_view(),
+        name="room-events",
     ),
     path("", include(router.urls)),
     # Anything else under the API is a JSON 404, whatever DEBUG says.

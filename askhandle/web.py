@@ -18,6 +18,7 @@ threads per worker, default 4) set the defaults.
 
 import argparse
 import os
+import shutil
 import sys
 
 # A request's headers must have arrived this long after the connection opened (milliseconds).
@@ -31,15 +32,23 @@ def command(
     threads: int | None = None,
     access_log=False,
     extra=(),
-    app: str = "askhandle.wsgi:application",
+    interface: str = "asgi",
 ) -> list[str]:
     host, _, port = bind.rpartition(":")
     workers = workers or int(os.environ.get("WEB_CONCURRENCY") or 2)
     threads = threads or int(os.environ.get("WEB_THREADS") or 4)
+    if interface == "asgi":
+        # askhandle/asgi.py: the API's views on a pool of `threads` threads, the live requests
+        # (streams, long-polls) on the event loop. Granian's own blocking thread runs the loop.
+        # (askhandle/asgi.py reads the pool's size from WEB_THREADS, set here for the process.)
+        app, blocking = "askhandle.asgi:application", 1
+        prefix = [shutil.which("env") or "/usr/bin/env", f"WEB_THREADS={threads}"]
+    else:  # plain WSGI: no streams nor long-polls that wait (bench/servers.py compares them)
+        app, blocking, prefix = "askhandle.wsgi:application", threads, []
     return [
-        sys.executable, "-m", "granian", "--interface", "wsgi",
+        *prefix, sys.executable, "-m", "granian", "--interface", interface,
         "--host", host.strip("[]") or "127.0.0.1", "--port", port,
-        "--workers", str(workers), "--blocking-threads", str(threads),
+        "--workers", str(workers), "--blocking-threads", str(blocking),
         "--http", "1", "--http1-header-read-timeout", str(HEADER_TIMEOUT_MS),
         "--no-ws", "--log-level", os.environ.get("WEB_LOG_LEVEL", "warning"),
         *(["--access-log"] if access_log else []),

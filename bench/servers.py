@@ -51,7 +51,12 @@ SERVERS = {
     ],
     # What ./dev serve, the image and the slow checks run (askhandle/web.py): the same, with
     # HTTP/1 only and a request's headers due within 10 s (a slow client is dropped, not held).
-    "granian-http1": lambda port: web.command(f"127.0.0.1:{port}", workers=2, threads=4),
+    "granian-http1": lambda port: web.command(
+        f"127.0.0.1:{port}", workers=2, threads=4, interface="wsgi"
+    ),
+    # What ./dev serve runs since the live updates (askhandle/asgi.py): granian's ASGI interface,
+    # the API on a2wsgi's pool of 4 threads, the streams and long-polls on the event loop.
+    "granian-asgi": lambda port: web.command(f"127.0.0.1:{port}", workers=2, threads=4),
 }  # fmt: skip
 
 

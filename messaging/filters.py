@@ -1,5 +1,6 @@
 import django_filters
 from django.db.models import Subquery
+from rest_framework.exceptions import ValidationError
 
 from askhandle.api.filters import DateBoundFilter
 
@@ -11,10 +12,16 @@ class MessageFilter(django_filters.FilterSet):
     room = django_filters.UUIDFilter(method="filter_room", help_text="A room's uuid.")
     start_date = DateBoundFilter(field_name="sent_at", bound="start")
     end_date = DateBoundFilter(field_name="sent_at", bound="end")
+    # Extension (docs/streams.md): what a long-poll (`wait=`) waits for.
+    after = django_filters.UUIDFilter(
+        method="filter_after",
+        help_text="(Extension) Only the messages of the same room added after this one (a "
+        "message's uuid): with `wait=`, a long-poll for the next messages. Use it with `room`.",
+    )
 
     class Meta:
         model = Message
-        fields = ["room", "start_date", "end_date"]
+        fields = ["room", "start_date", "end_date", "after"]
 
     def filter_room(self, queryset, name, value):
         # `room_id = (SELECT id ...)` rather than a join on the uuid: the planner then walks the
@@ -23,3 +30,15 @@ class MessageFilter(django_filters.FilterSet):
         # Messaging knows rooms only through its foreign key (rooms sit above it).
         rooms = Message._meta.get_field("room").related_model.objects
         return queryset.filter(room=Subquery(rooms.filter(uuid=value).values("id")))
+
+    def filter_after(self, queryset, name, value):
+        # Messages of a room are added one at a time (messaging.services.message_create locks the
+        # room on PostgreSQL; SQLite has one writer): ids follow the order they were committed
+        # in, so nothing committed later can have a smaller id than one already seen.
+        after = Message.objects.filter(account=self.request.user, uuid=value).values(
+            "id", "room_id"
+        )
+        found = after.first()
+        if found is None:
+            raise ValidationError({"after": ["No such message."]})
+        return queryset.filter(room_id=found["room_id"], id__gt=found["id"])

@@ -1,4 +1,4 @@
-from django.db import transaction
+from django.db import connection, transaction
 
 from accounts.models import User
 from accounts.services import account_ownership_check
@@ -35,6 +35,10 @@ def message_create(*, account: User, room, answer: Answering | str, **fields) ->
     """
     answer = Answering(answer)
     account_ownership_check(account=account, instance=room)
+    if connection.vendor == "postgresql":
+        # One message of a room at a time: ids then follow the order of the commits within the
+        # room, which `?after=` relies on (messaging.filters). SQLite has one writer anyway.
+        list(type(room)._default_manager.select_for_update().filter(pk=room.pk).values("pk"))
     message = Message.objects.create(account=account, room=room, **fields)
     message_reactions.run(message=message, answer=answer)
     return message

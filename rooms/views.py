@@ -1,9 +1,17 @@
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import viewsets
+from rest_framework import generics, viewsets
 
 from askhandle.api import fast_lists
 from askhandle.api.constants import LABEL_PATH_REGEX
 from idempotency.decorators import IdempotentCreateMixin
+from webhooks.models import EventType
+from webhooks.streams import (
+    STREAM_PARAMETERS,
+    STREAM_RESPONSES,
+    IgnoreClientContentNegotiation,
+    event_stream,
+    last_event_id,
+)
 
 from .filters import RoomFilter
 from .models import Room
@@ -46,3 +54,32 @@ class RoomViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
         room = room_update(room=serializer.instance, **serializer.validated_data)
         # Answered as read (DRF drops the instance's prefetched messages after an update).
         serializer.instance = self.get_queryset().get(pk=room.pk)
+
+
+class RoomEventsView(generics.GenericAPIView):
+    """`GET /api/v1/rooms/<label>/events/` (an extension): the room's messages, live, as
+    Server-Sent Events (webhooks/streams.py, docs/streams.md)."""
+
+    lookup_field = "label"
+    content_negotiation_class = IgnoreClientContentNegotiation
+
+    def get_queryset(self):
+        return Room.objects.filter(account=self.request.user).only("id", "label")
+
+    @extend_schema(
+        operation_id="rooms_events",
+        parameters=STREAM_PARAMETERS,
+        responses=STREAM_RESPONSES,
+        description="(Extension) The room's new messages, live, as Server-Sent Events: one "
+        "`message` event per message added (the visitor's, the bot's, a person's), its `data` "
+        "the message as the API renders it, its `id` a cursor.",
+    )
+    def get(self, request, label):
+        room = self.get_object()
+        return event_stream(
+            account_id=request.user.pk,
+            room_id=room.pk,
+            types=(EventType.MESSAGE_ADDED,),
+            event_name="message",
+            after=last_event_id(request),
+        )

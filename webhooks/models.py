@@ -54,7 +54,12 @@ class Webhook(models.Model):
 class Event(models.Model):
     """Something that happened in an account, as the API rendered it when it happened.
 
-    Recorded (in the transaction that made it happen) only when a subscription wants it.
+    Recorded in the transaction that made it happen, always: the account's log, which the live
+    streams read (streams app, docs/streams.md), and the outbox of the webhook deliveries. The
+    `id` orders the log; on PostgreSQL a `txid` column (the writing transaction's id, filled by
+    the database, added by migration 0004 and read only by streams.log) orders it by commit, and
+    a trigger wakes the streams' listeners (NOTIFY). An event without deliveries is kept
+    EVENT_LOG_RETENTION_HOURS (webhooks.worker.deliveries_prune).
     """
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -62,8 +67,16 @@ class Event(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
     )
     type = models.CharField(max_length=64, choices=EventType.choices)
+    # The room of a `message.added` event (the room streams filter on it); null otherwise. A
+    # plain number: webhooks sit below rooms, and the log outlives nothing it refers to.
+    room_id = models.BigIntegerField(null=True, blank=True, editable=False)
     data = models.JSONField()
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        # The log's own indexes differ by database (ordered by id on SQLite, by transaction on
+        # PostgreSQL): migration 0004 makes them, with the PostgreSQL column and trigger.
+        indexes = [models.Index(fields=["created_at"], name="event_created")]
 
     def __str__(self):
         return f"{self.type} {self.uuid}"

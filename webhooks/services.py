@@ -15,7 +15,7 @@ from askhandle.api.quotas import quota_check
 from askhandle.api.sql import select_rows
 
 from .events import event_render
-from .models import Delivery, DeliveryStatus, Event, Webhook
+from .models import Delivery, DeliveryStatus, Event, EventType, Webhook
 from .signing import secret_generate
 
 
@@ -39,12 +39,13 @@ def secret_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def event_emit(*, account: User, event: str, instance) -> Event | None:
-    """Record `event` and one delivery per active subscription, in the caller's transaction.
+def event_emit(*, account: User, event: str, instance) -> Event:
+    """Record `event` in the account's log and one delivery per active subscription, in the
+    caller's transaction.
 
     Called from the service that made the event happen, inside its transaction: if that rolls
-    back nothing is sent, and once it commits the deliveries are durable (the worker sends them).
-    Nothing is written when no subscription wants the event.
+    back nothing is sent, and once it commits the event is in the log the live streams read
+    (streams app) and the deliveries are durable (the worker sends them).
     """
     # Explicit checks, not asserts (which `python -O` removes): outside a transaction the event
     # could be sent for a write that then rolls back; another account's object would be sent to
@@ -52,18 +53,21 @@ def event_emit(*, account: User, event: str, instance) -> Event | None:
     if not transaction.get_connection().in_atomic_block:
         raise transaction.TransactionManagementError("Emit events inside the event's transaction.")
     account_ownership_check(account=account, instance=instance)
-    webhooks = select_rows(Webhook, ["id"], account_id=account.pk, event=event, is_active=True)
-    if not webhooks:
-        return None
     now = timezone.now()
     recorded = Event.objects.create(
-        account=account, type=event, data=event_render(event, instance), created_at=now
+        account=account,
+        type=event,
+        room_id=instance.room_id if event == EventType.MESSAGE_ADDED else None,
+        data=event_render(event, instance),
+        created_at=now,
     )
-    give_up_at = now + timedelta(seconds=settings.WEBHOOK_RETRY_WINDOW)
-    Delivery.objects.bulk_create(
-        Delivery(webhook_id=pk, event=recorded, next_attempt_at=now, give_up_at=give_up_at)
-        for (pk,) in webhooks
-    )
+    webhooks = select_rows(Webhook, ["id"], account_id=account.pk, event=event, is_active=True)
+    if webhooks:
+        give_up_at = now + timedelta(seconds=settings.WEBHOOK_RETRY_WINDOW)
+        Delivery.objects.bulk_create(
+            Delivery(webhook_id=pk, event=recorded, next_attempt_at=now, give_up_at=give_up_at)
+            for (pk,) in webhooks
+        )
     return recorded
 
 

@@ -12,6 +12,7 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from askhandle.api.constants import UUID_PATH_REGEX
 from idempotency.decorators import IdempotentCreateMixin
@@ -26,6 +27,13 @@ from .services import (
     secret_digest,
     webhook_create,
     webhook_secret_rotate,
+)
+from .streams import (
+    STREAM_PARAMETERS,
+    STREAM_RESPONSES,
+    IgnoreClientContentNegotiation,
+    event_stream,
+    last_event_id,
 )
 
 
@@ -156,3 +164,22 @@ class WebhookViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
         delivery = get_object_or_404(self._deliveries(), uuid=delivery_id)
         delivery = delivery_redeliver(delivery=delivery)
         return Response(self.get_serializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+
+class EventStreamView(APIView):
+    """`GET /api/v1/events/` (an extension): the account's events as Server-Sent Events
+    (webhooks/streams.py, docs/streams.md)."""
+
+    content_negotiation_class = IgnoreClientContentNegotiation
+
+    @extend_schema(
+        operation_id="events_stream",
+        parameters=STREAM_PARAMETERS,
+        responses=STREAM_RESPONSES,
+        description="(Extension) Your account's events, live, as Server-Sent Events: one event "
+        "per webhook event (`message.added`, `chat.added`, `lead.added`, `chat.handed_off`, "
+        "`keyword_notification.added`), its `event` the type, its `data` the object as the "
+        "webhooks send it, its `id` a cursor.",
+    )
+    def get(self, request):
+        return event_stream(account_id=request.user.pk, after=last_event_id(request))

@@ -270,12 +270,16 @@ def _send_in_thread(delivery: Delivery) -> None:
 
 
 def deliveries_prune() -> int:
-    """Forget finished deliveries (and their log and events) older than the retention period."""
-    cutoff = timezone.now() - timedelta(days=settings.WEBHOOK_LOG_RETENTION_DAYS)
+    """Forget finished deliveries (and their log) older than WEBHOOK_LOG_RETENTION_DAYS, and the
+    events no delivery needs older than EVENT_LOG_RETENTION_HOURS (how far back a live stream
+    can resume, docs/streams.md)."""
+    now = timezone.now()
+    cutoff = now - timedelta(days=settings.WEBHOOK_LOG_RETENTION_DAYS)
     deleted, _ = Delivery.objects.filter(
         status__in=[DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED], completed_at__lt=cutoff
     ).delete()
-    Event.objects.filter(created_at__lt=cutoff, deliveries__isnull=True).delete()
+    log_cutoff = now - timedelta(hours=settings.EVENT_LOG_RETENTION_HOURS)
+    Event.objects.filter(created_at__lt=log_cutoff, deliveries__isnull=True).delete()
     return deleted
 
 

@@ -54,6 +54,8 @@ class ApiGZipMiddleware(GZipMiddleware):
     def process_response(self, request, response):
         if not request.path.startswith(API_PREFIX):
             return response
+        if response.get("Content-Type", "").startswith("text/event-stream"):
+            return response  # each event is sent as it happens, never held for compression
         if not gzip_accepted(request.META.get("HTTP_ACCEPT_ENCODING", "")):
             # As GZipMiddleware does for a client without gzip: the answer varies by the header.
             if not response.has_header("Content-Encoding") and (

@@ -1,0 +1,553 @@
+"""Live updates: the account's event log read as it grows (docs/streams.md).
+
+Every event is recorded in the transaction that made it happen (webhooks.services.event_emit),
+so the log is the one source: the webhook deliveries, the Server-Sent Events streams
+(`GET /events/`, `GET /rooms/<label>/events/`), the long-polls (`wait=` on messages) and the
+admin inbox's live updates all read it. This module is the one boundary of the mechanism:
+
+- **The log** (`log_read`, `cursor_now`): events after a cursor, in commit order. On SQLite one
+  writer commits at a time, so ids are in commit order and the cursor is the id. On PostgreSQL
+  the cursor is `<txid>-<id>`: rows are read in (transaction id, id) order and only below the
+  oldest transaction still running, so a transaction that commits late is never skipped
+  (migration webhooks 0004 adds the column, its indexes and the trigger).
+- **The hub** (`hub()`): one per event loop (a web worker's). It learns that an account's log
+  grew from PostgreSQL's LISTEN/NOTIFY (the trigger), or on SQLite by polling the log's newest id
+  every STREAM_POLL_SECONDS while anyone listens, and wakes that account's subscribers. A
+  subscriber then reads the log from its own cursor: a missed or merged wake-up loses nothing.
+- **The responses** (`event_stream`, `wake_stream`, `wait_response`): bodies that wait on the
+  event loop, never on a thread, once the view (synchronous, with its authentication, throttling
+  and tenancy) has answered; askhandle/asgi.py sends these requests to Django's ASGI handler.
+
+Bounds (hostile tenants): at most STREAMS_PER_ACCOUNT live connections (streams and long-polls)
+per account in a worker process (429 beyond); a stream ends after STREAM_MAX_SECONDS (clients
+reconnect with Last-Event-ID, as EventSource does by itself, and are authenticated again); a
+read takes at most STREAM_BATCH events; wake-ups are per account, so one account's traffic
+wakes no other account's subscribers.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import threading
+import time
+import weakref
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connection
+from django.http import StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import status
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.negotiation import BaseContentNegotiation
+
+from .models import Event
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "askhandle_events"  # the trigger's (migration webhooks 0004)
+SQLITE_CURSOR = re.compile(r"^\d{1,19}$")
+POSTGRESQL_CURSOR = re.compile(r"^(\d{1,20})-(\d{1,19})$")
+
+
+class TooManyStreams(APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_detail = "Too many live connections (streams and long-polls) for this account."
+    default_code = "too_many_streams"
+
+
+# --- The log ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    cursor: str
+    type: str
+    data: str  # JSON text, as stored
+    room_id: int | None
+
+
+def _postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def cursor_parse(raw: str) -> tuple[int, int]:
+    """(txid, id) of a cursor (txid 0 on SQLite); ValidationError for anything else."""
+    raw = raw.strip()
+    if _postgresql():
+        match = POSTGRESQL_CURSOR.match(raw)
+        if match:
+            return int(match[1]), int(match[2])
+    elif SQLITE_CURSOR.match(raw):
+        return 0, int(raw)
+    raise ValidationError({"Last-Event-ID": ["Not a cursor of this server's events."]})
+
+
+def _cursor(txid: int, pk: int) -> str:
+    return f"{txid}-{pk}" if _postgresql() else str(pk)
+
+
+def cursor_now() -> tuple[int, int]:
+    """A cursor before everything committed from now on (on PostgreSQL it may also lead to a few
+    events committed just before: those of transactions that began before the oldest running)."""
+    with connection.cursor() as cursor:
+        if _postgresql():
+            cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
+            return int(cursor.fetchone()[0]), 0
+        cursor.execute(f"SELECT coalesce(max(id), 0) FROM {Event._meta.db_table}")
+        return 0, cursor.fetchone()[0]
+
+
+def log_read(
+    *, account_id: int, room_id: int | None, types: tuple[str, ...] | None, after: tuple[int, int]
+) -> tuple[list[Row], bool]:
+    """Up to STREAM_BATCH events of the account (of one room; of some types) after cursor
+    `after`, in commit order; and whether more may follow at once (a full batch, or on
+    PostgreSQL events held back behind a transaction still running)."""
+    table = Event._meta.db_table
+    where, params = ["account_id = %s"], [account_id]
+    if room_id is not None:
+        where.append("room_id = %s")
+        params.append(room_id)
+    if types:
+        where.append(f"type IN ({', '.join(['%s'] * len(types))})")
+        params.extend(types)
+    limit = settings.STREAM_BATCH
+    with connection.cursor() as cursor:
+        if _postgresql():
+            cursor.execute(
+                f"SELECT id, txid::text, type, data::text, room_id,"
+                f" pg_snapshot_xmin(pg_current_snapshot())::text FROM {table}"
+                f" WHERE {' AND '.join(where)} AND (txid, id) > (%s::text::xid8, %s)"
+                f" ORDER BY txid, id LIMIT %s",
+                [*params, str(after[0]), after[1], limit],
+            )
+            fetched = cursor.fetchall()
+            rows = [
+                Row(f"{txid}-{pk}", type_, data, room)
+                for pk, txid, type_, data, room, horizon in fetched
+                if int(txid) < int(horizon)
+            ]
+            return rows, len(fetched) == limit or len(rows) < len(fetched)
+        cursor.execute(
+            f"SELECT id, type, data, room_id FROM {table}"
+            f" WHERE {' AND '.join(where)} AND id > %s ORDER BY id LIMIT %s",
+            [*params, after[1], limit],
+        )
+        fetched = cursor.fetchall()
+        return [Row(str(pk), t, d, r) for pk, t, d, r in fetched], len(fetched) == limit
+
+
+def _sqlite_changes(after: int) -> tuple[int, set[tuple[int, int | None]]]:
+    """The newest id of the log and the (account, room) pairs written after `after`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, account_id, room_id FROM {Event._meta.db_table}"
+            " WHERE id > %s ORDER BY id LIMIT 1000",
+            [after],
+        )
+        rows = cursor.fetchall()
+    if not rows:
+        return after, set()
+    return rows[-1][0], {(account, room) for _, account, room in rows}
+
+
+# Reads run on a few threads of their own (each with its own database connection), never on the
+# threads that serve the API.
+_readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="stream-read")
+
+
+def _fresh(function: Callable) -> Callable:
+    """`function` on a reader thread, with a connection that is usable (a database restart
+    closes it; the read is then tried once more on a new one)."""
+
+    def call(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except DatabaseError:
+            close_old_connections()
+            connection.close()
+            return function(*args, **kwargs)
+
+    return sync_to_async(call, thread_sensitive=False, executor=_readers)
+
+
+log_read_async = _fresh(log_read)
+cursor_now_async = _fresh(cursor_now)
+_sqlite_changes_async = _fresh(_sqlite_changes)
+
+
+# --- The hub ----------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Subscription:
+    account_id: int | None  # None: every account (a superuser's admin inbox)
+    room_id: int | None  # None: every room of the account
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    # What woke it, for the admin inbox: (account, room) pairs.
+    seen: set = field(default_factory=set)
+
+    async def wait(self, timeout: float) -> bool:
+        """True when the log may have grown for this subscriber within `timeout` seconds."""
+        try:
+            await asyncio.wait_for(self.changed.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def clear(self) -> None:
+        self.changed.clear()
+        self.seen = set()
+
+
+class Hub:
+    """The subscribers of one event loop and the listener that wakes them (the module
+    docstring)."""
+
+    def __init__(self):
+        self.subscribers: dict[int | None, set[Subscription]] = defaultdict(set)
+        self.count = 0
+        self.ready = asyncio.Event()
+        self.active = asyncio.Event()
+        self.task: asyncio.Task | None = None
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, account_id: int | None, room_id: int | None = None):
+        """Register a subscriber for the context. Returns once the listener is listening, so
+        nothing committed after is missed."""
+        subscription = Subscription(account_id, room_id)
+        self.subscribers[account_id].add(subscription)
+        self.count += 1
+        self.active.set()
+        try:
+            while not self.ready.is_set():
+                if self.task is None or self.task.done():
+                    self.task = asyncio.get_running_loop().create_task(self._listen())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.ready.wait(), 0.5)
+            yield subscription
+        finally:
+            subscriptions = self.subscribers.get(account_id)
+            if subscriptions is not None:
+                subscriptions.discard(subscription)
+                if not subscriptions:
+                    del self.subscribers[account_id]
+            self.count -= 1
+            if not self.count:
+                self.active.clear()
+
+    def wake(self, account_id: int, room_id: int | None) -> None:
+        for key in (account_id, None):
+            for subscription in self.subscribers.get(key, ()):
+                if subscription.room_id is None or subscription.room_id == room_id:
+                    subscription.seen.add((account_id, room_id))
+                    subscription.changed.set()
+
+    def wake_all(self) -> None:
+        for subscriptions in self.subscribers.values():
+            for subscription in subscriptions:
+                subscription.changed.set()
+
+    async def _listen(self) -> None:
+        """Listen while anyone subscribes (and STREAM_HUB_LINGER_SECONDS after); after a failure,
+        wake everyone (they read from their cursors) and listen again."""
+        delay = 0.1
+        while True:
+            try:
+                if _postgresql():
+                    await self._listen_postgresql()
+                else:
+                    await self._poll_sqlite()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("The event listener failed; listening again.", exc_info=True)
+                self.ready.set()  # subscribers read on their own meanwhile
+                self.wake_all()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _idle(self) -> bool:
+        """Wait for subscribers; False once none came within the linger time."""
+        if self.count:
+            return True
+        try:
+            await asyncio.wait_for(self.active.wait(), settings.STREAM_HUB_LINGER_SECONDS)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _listen_postgresql(self) -> None:
+        import psycopg
+
+        database = settings.DATABASES["default"]
+        conninfo = psycopg.conninfo.make_conninfo(
+            dbname=database["NAME"],
+            user=database.get("USER") or None,
+            password=database.get("PASSWORD") or None,
+            host=database.get("HOST") or None,
+            port=database.get("PORT") or None,
+        )
+        conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
+        try:
+            await conn.execute(f"LISTEN {CHANNEL}")
+            self.ready.set()
+            self.wake_all()  # anything committed while (re)connecting
+            while await self._idle():
+                async for notice in conn.notifies(timeout=settings.STREAM_HUB_LINGER_SECONDS):
+                    account, _, room = notice.payload.partition(":")
+                    self.wake(int(account), int(room) if room else None)
+                    if not self.count:
+                        break
+        finally:
+            self.ready.clear()
+            await conn.close()
+
+    async def _poll_sqlite(self) -> None:
+        newest = (await cursor_now_async())[1]
+        self.ready.set()
+        try:
+            while await self._idle():
+                await asyncio.sleep(settings.STREAM_POLL_SECONDS)
+                newest, changes = await _sqlite_changes_async(newest)
+                for account, room in changes:
+                    self.wake(account, room)
+        finally:
+            self.ready.clear()
+
+
+_hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()
+_hubs_lock = threading.Lock()
+
+
+def hub() -> Hub:
+    """The hub of the running event loop (a web worker has one loop; tests make several)."""
+    loop = asyncio.get_running_loop()
+    with _hubs_lock:
+        found = _hubs.get(loop)
+        if found is None:
+            found = _hubs[loop] = Hub()
+        return found
+
+
+# --- The bound ------------------------------------------------------------------------------
+
+_live: dict[int | None, int] = defaultdict(int)
+_live_lock = threading.Lock()
+
+
+def live_reserve(account_id: int | None) -> Callable[[], None]:
+    """Count a live connection of the account in this process (TooManyStreams beyond
+    STREAMS_PER_ACCOUNT); returns its release, which may be called more than once."""
+    with _live_lock:
+        if _live[account_id] >= settings.STREAMS_PER_ACCOUNT:
+            raise TooManyStreams()
+        _live[account_id] += 1
+    released = False
+
+    def release():
+        nonlocal released
+        with _live_lock:
+            if not released:
+                released = True
+                _live[account_id] -= 1
+                if not _live[account_id]:
+                    del _live[account_id]
+
+    return release
+
+
+# --- The responses ----------------------------------------------------------------------------
+
+
+# What the streams' schema says (webhooks.views, rooms.views).
+STREAM_PARAMETERS = [
+    OpenApiParameter(
+        "Last-Event-ID",
+        location=OpenApiParameter.HEADER,
+        required=False,
+        description="Resume after this event (the `id` of the last one received; EventSource "
+        "sends it when it reconnects). Without it the stream starts now.",
+    ),
+    OpenApiParameter(
+        "last_event_id",
+        required=False,
+        description="The same as the `Last-Event-ID` header, for clients that cannot set it.",
+    ),
+]
+STREAM_RESPONSES = {
+    (200, "text/event-stream"): OpenApiResponse(
+        description="Server-Sent Events, until STREAM_MAX_SECONDS (600 s) have passed: reconnect "
+        "with `Last-Event-ID` to go on with nothing missed. A comment line every 15 s of silence."
+    ),
+    429: OpenApiResponse(description="Too many live connections for this account."),
+}
+
+
+class IgnoreClientContentNegotiation(BaseContentNegotiation):
+    """A stream answers `text/event-stream` whatever the client accepts (EventSource sends
+    `Accept: text/event-stream`, curl `*/*`); its errors are JSON, as everywhere in the API."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0]
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+def last_event_id(request) -> tuple[int, int] | None:
+    """The cursor a client resumes from: the `Last-Event-ID` header (EventSource sends it when
+    it reconnects) or the `last_event_id` query parameter; 400 when it is not one of ours."""
+    raw = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id")
+    return None if not raw else cursor_parse(raw)
+
+
+def _frame(row: Row, event_name: str | None) -> bytes:
+    name = event_name or row.type
+    return f"id: {row.cursor}\nevent: {name}\ndata: {row.data}\n\n".encode()
+
+
+def _response(
+    body: Callable[[], AsyncIterator[bytes]], content_type: str, account_id: int | None
+) -> StreamingHttpResponse:
+    """A response whose body waits, counted against the account's bound from now until it
+    is closed (Django closes every response once sent, or when the client went away)."""
+    release = live_reserve(account_id)
+
+    async def counted():
+        try:
+            async for chunk in body():
+                yield chunk
+        finally:
+            release()
+
+    response = StreamingHttpResponse(counted(), content_type=content_type)
+    response._resource_closers.append(release)
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # a proxy in front must not buffer it (nginx)
+    return response
+
+
+def event_stream(
+    *,
+    account_id: int,
+    room_id: int | None = None,
+    types: tuple[str, ...] | None = None,
+    event_name: str | None = None,
+    after: tuple[int, int] | None = None,
+) -> StreamingHttpResponse:
+    """The Server-Sent Events response of an account's events (of one room, of some types)
+    after cursor `after` (from this request on when None; call it in the view): one event per
+    log row, its `id` the cursor, its `event` the type (or `event_name`), its `data` the payload
+    as the webhooks send it; a comment line every STREAM_HEARTBEAT_SECONDS of silence; the end
+    after STREAM_MAX_SECONDS."""
+
+    cursor = after if after is not None else cursor_now()
+
+    async def body():
+        nonlocal cursor
+        async with hub().subscribe(account_id, room_id) as subscription:
+            yield f"retry: {settings.STREAM_RETRY_MS}\n: connected\n\n".encode()
+            started = last_sent = time.monotonic()
+            while (now := time.monotonic()) - started < settings.STREAM_MAX_SECONDS:
+                subscription.clear()
+                rows, more = await log_read_async(
+                    account_id=account_id, room_id=room_id, types=types, after=cursor
+                )
+                if rows:
+                    cursor = cursor_parse_row(rows[-1].cursor)
+                    yield b"".join(_frame(row, event_name) for row in rows)
+                    last_sent = time.monotonic()
+                if more:
+                    # A full batch, or events held behind a running transaction (PostgreSQL):
+                    # read again soon, without waiting for a wake-up that may not come.
+                    await subscription.wait(0 if rows else settings.STREAM_POLL_SECONDS)
+                    continue
+                heartbeat = settings.STREAM_HEARTBEAT_SECONDS
+                remaining = settings.STREAM_MAX_SECONDS - (now - started)
+                quiet = heartbeat - (time.monotonic() - last_sent)
+                if quiet <= 0:
+                    yield b": heartbeat\n\n"
+                    last_sent, quiet = time.monotonic(), heartbeat
+                await subscription.wait(max(0.0, min(quiet, remaining)))
+
+    return _response(body, "text/event-stream", account_id)
+
+
+def cursor_parse_row(raw: str) -> tuple[int, int]:
+    txid, _, pk = raw.rpartition("-")
+    return int(txid or 0), int(pk)
+
+
+def wake_stream(*, account_id: int | None) -> StreamingHttpResponse:
+    """A stream of wake-ups for the admin inbox: `event: changed`, data `{"rooms": [ids]}` (the
+    rooms whose log grew; null for an event of no room), at most one per STREAM_POLL_SECONDS;
+    every account's for `account_id` None (a superuser). No cursor: the page reloads its part."""
+
+    async def body():
+        async with hub().subscribe(account_id) as subscription:
+            yield f"retry: {settings.STREAM_RETRY_MS}\n: connected\n\n".encode()
+            started = time.monotonic()
+            while (now := time.monotonic()) - started < settings.STREAM_MAX_SECONDS:
+                remaining = settings.STREAM_MAX_SECONDS - (now - started)
+                if await subscription.wait(min(settings.STREAM_HEARTBEAT_SECONDS, remaining)):
+                    rooms = sorted({room for _, room in subscription.seen if room is not None})
+                    subscription.clear()
+                    yield f"event: changed\ndata: {json.dumps({'rooms': rooms})}\n\n".encode()
+                    await asyncio.sleep(settings.STREAM_POLL_SECONDS)  # coalesce a burst
+                else:
+                    yield b": heartbeat\n\n"
+
+    return _response(body, "text/event-stream", account_id)
+
+
+def wait_param(request) -> float | None:
+    """The `wait` of a long-poll in seconds (None without one); 400 unless 0-LONG_POLL_MAX."""
+    raw = request.GET.get("wait")
+    if raw is None:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= settings.LONG_POLL_MAX_SECONDS:
+        raise ValidationError(
+            {"wait": [f"Seconds to wait, from 0 to {settings.LONG_POLL_MAX_SECONDS}."]}
+        )
+    return seconds
+
+
+def wait_response(
+    *,
+    account_id: int,
+    room_id: int | None,
+    seconds: float,
+    answer: Callable[[], tuple[bytes, bool]],
+) -> StreamingHttpResponse:
+    """A long-poll's 200 whose body waits: `answer()` (run on a reader thread) gives the body
+    and whether it is what the client waits for; it is run when the account's log grows (in
+    `room_id`, if given), and its body sent as soon as it is, or after `seconds` regardless.
+    The view checked it once already: the caller sends the answer directly when it is."""
+    answer_async = _fresh(answer)
+
+    async def body():
+        deadline = time.monotonic() + seconds
+        async with hub().subscribe(account_id, room_id) as subscription:
+            while True:
+                subscription.clear()
+                content, done = await answer_async()
+                remaining = deadline - time.monotonic()
+                if done or remaining <= 0:
+                    yield content
+                    return
+                await subscription.wait(remaining)
+
+    return _response(body, "application/json", account_id)
