@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from accounts.admin_scope import AccountScopedAdmin, admin_account_id
@@ -15,6 +15,7 @@ from messaging.admin import ADMIN_ANSWERING
 from messaging.models import Message
 from messaging.services import message_create
 from rooms.models import Room
+from webhooks.streams import wake_stream
 
 from .models import BotSettings, HandOff, InboxRoom, KnowledgeGap
 from .selectors import knowledge_gaps
@@ -221,6 +222,24 @@ class InboxAdmin(InboxPermissions, AccountScopedAdmin):
     @admin.display(description="last activity")
     def last_activity(self, room):
         return room.last_activity
+
+    def get_urls(self):
+        # The inbox's live updates (docs/people.md): askhandle/asgi.py serves this path on the
+        # event loop, as the API's streams.
+        events = path(
+            "events/",
+            self.admin_site.admin_view(self.events_view),
+            name="bot_inboxroom_events",
+        )
+        return [events, *super().get_urls()]
+
+    def events_view(self, request):
+        """Server-Sent Events: `changed` (with the ids of the rooms) whenever the log of the
+        login's account grows (every account's for a superuser); the inbox's script reloads
+        the list or the open conversation (webhooks.streams.wake_stream)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return wake_stream(account_id=admin_account_id(request))
 
     def conversation_get(self, request, object_id) -> Room:
         # Any room of the account opens, waiting or not (after a reply it waits no longer).
