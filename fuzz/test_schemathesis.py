@@ -139,6 +139,9 @@ def fuzz_account(request, db, settings, monkeypatch):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Rate limits are tested on their own; here they would only turn answers into 429s.
     settings.API_KEY_THROTTLE_RATE = settings.CLIENT_ADDRESS_THROTTLE_RATE = "off"
+    # Streams and long-polls end at once here (over WSGI a stream's body is read to its end):
+    # their live behaviour has its own tests (tests/test_streams.py).
+    settings.STREAM_MAX_SECONDS = 0.05
     monkeypatch.setattr(ApiTokenThrottle, "THROTTLE_RATES", {"api_token": None})
     users = {}
     keys = {}

@@ -1,10 +1,12 @@
 import json
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.response import Response
 
 from askhandle.api import fast_lists
+from askhandle.api.schema import ERROR_RESPONSES
 from askhandle.api.constants import UUID_PATH_REGEX
 from idempotency.decorators import IdempotentCreateMixin
 from webhooks.streams import wait_param, wait_response
@@ -17,7 +19,10 @@ from .services import message_create
 
 def _wait(description: str) -> OpenApiParameter:
     return OpenApiParameter(
-        "wait", float, required=False, description=f"(Extension) A long-poll: {description}"
+        "wait",
+        {"type": "number", "minimum": 0, "maximum": settings.LONG_POLL_MAX_SECONDS},
+        required=False,
+        description=f"(Extension) A long-poll: {description}",
     )
 
 
@@ -43,6 +48,7 @@ def _wait(description: str) -> OpenApiParameter:
                 "person), or as it is after this many seconds (at most 30)."
             )
         ],
+        responses={200: MessageSerializer, 400: ERROR_RESPONSES[400]},
     ),
 )
 class MessageViewSet(

@@ -23,6 +23,8 @@ def test_schema_describes_every_endpoint_field_and_filter(anon):
         "/api/v1/rooms/",
         "/api/v1/rooms/{label}/",
         "/api/v1/rooms/{label}/hand_back/",
+        "/api/v1/rooms/{label}/events/",
+        "/api/v1/events/",
         "/api/v1/messages/",
         "/api/v1/messages/{uuid}/",
         "/api/v1/webhooks/",
@@ -41,7 +43,15 @@ def test_schema_describes_every_endpoint_field_and_filter(anon):
     assert set(paths["/api/v1/messages/{uuid}/"]) == {"get"}
     assert set(paths["/api/v1/leads/{uuid}/"]) == {"get", "put", "patch", "delete"}
     params = {p["name"] for p in paths["/api/v1/messages/"]["get"]["parameters"]}
-    assert params == {"room", "start_date", "end_date", "limit", "offset", "cursor"}
+    assert params == {
+        "room", "start_date", "end_date", "limit", "offset", "cursor", "after", "wait"
+    }  # fmt: skip
+    detail = {p["name"] for p in paths["/api/v1/messages/{uuid}/"]["get"]["parameters"]}
+    assert detail == {"uuid", "wait"}
+    for path in ["/api/v1/events/", "/api/v1/rooms/{label}/events/"]:
+        operation = paths[path]["get"]
+        assert set(operation["responses"]["200"]["content"]) == {"text/event-stream"}
+        assert {p["name"] for p in operation["parameters"]} >= {"Last-Event-ID", "last_event_id"}
     for resource in ["leads", "rooms"]:
         params = {p["name"] for p in paths[f"/api/v1/{resource}/"]["get"]["parameters"]}
         assert params == {"start_date", "end_date", "limit", "offset", "cursor"}

@@ -36,16 +36,20 @@ import weakref
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.negotiation import BaseContentNegotiation
+
+from askhandle.api.schema import ERROR_RESPONSES, ErrorDetail
 
 from .models import Event
 
@@ -78,8 +82,11 @@ def _postgresql() -> bool:
 
 
 def cursor_parse(raw: str) -> tuple[int, int]:
-    """(txid, id) of a cursor (txid 0 on SQLite); ValidationError for anything else."""
+    """(txid, id) of a cursor (txid 0 on SQLite; "0" is the start of the kept log on both);
+    ValidationError for anything else."""
     raw = raw.strip()
+    if raw == "0":  # the start of the kept log, on either database
+        return 0, 0
     if _postgresql():
         match = POSTGRESQL_CURSOR.match(raw)
         if match:
@@ -159,8 +166,11 @@ def _sqlite_changes(after: int) -> tuple[int, set[tuple[int, int | None]]]:
 
 
 # Reads run on a few threads of their own (each with its own database connection), never on the
-# threads that serve the API.
+# threads that serve the API, nor on a thread per connection.
 _readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="stream-read")
+# Set while a WSGI server (the tests' client, a plain WSGI deployment) reads a live body to its
+# end on the request's thread (LiveResponse): reads then run on that thread, in its transaction.
+_on_request_thread: ContextVar[bool] = ContextVar("on_request_thread", default=False)
 
 
 def _fresh(function: Callable) -> Callable:
@@ -171,11 +181,20 @@ def _fresh(function: Callable) -> Callable:
         try:
             return function(*args, **kwargs)
         except DatabaseError:
+            if _on_request_thread.get():
+                raise
             close_old_connections()
             connection.close()
             return function(*args, **kwargs)
 
-    return sync_to_async(call, thread_sensitive=False, executor=_readers)
+    on_readers = sync_to_async(call, thread_sensitive=False, executor=_readers)
+    on_request_thread = sync_to_async(call, thread_sensitive=True)
+
+    async def read(*args, **kwargs):
+        runner = on_request_thread if _on_request_thread.get() else on_readers
+        return await runner(*args, **kwargs)
+
+    return read
 
 
 log_read_async = _fresh(log_read)
@@ -385,10 +404,13 @@ STREAM_PARAMETERS = [
 ]
 STREAM_RESPONSES = {
     (200, "text/event-stream"): OpenApiResponse(
+        OpenApiTypes.STR,
         description="Server-Sent Events, until STREAM_MAX_SECONDS (600 s) have passed: reconnect "
-        "with `Last-Event-ID` to go on with nothing missed. A comment line every 15 s of silence."
+        "with `Last-Event-ID` to go on with nothing missed. A comment line every 15 s of silence.",
     ),
-    429: OpenApiResponse(description="Too many live connections for this account."),
+    400: ERROR_RESPONSES[400],
+    404: ERROR_RESPONSES[404],
+    429: OpenApiResponse(ErrorDetail, description="Too many live connections for this account."),
 }
 
 
@@ -415,6 +437,19 @@ def _frame(row: Row, event_name: str | None) -> bytes:
     return f"id: {row.cursor}\nevent: {name}\ndata: {row.data}\n\n".encode()
 
 
+class LiveResponse(StreamingHttpResponse):
+    """A body that waits on the event loop (askhandle/asgi.py serves it). A WSGI server reads it
+    to its end first (Django runs it with async_to_sync on the request's thread): its reads then
+    run on that thread too, which the tests' database (one transaction) needs."""
+
+    def __iter__(self):
+        token = _on_request_thread.set(True)
+        try:
+            return super().__iter__()
+        finally:
+            _on_request_thread.reset(token)
+
+
 def _response(
     body: Callable[[], AsyncIterator[bytes]], content_type: str, account_id: int | None
 ) -> StreamingHttpResponse:
@@ -429,7 +464,7 @@ def _response(
         finally:
             release()
 
-    response = StreamingHttpResponse(counted(), content_type=content_type)
+    response = LiveResponse(counted(), content_type=content_type)
     response._resource_closers.append(release)
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # a proxy in front must not buffer it (nginx)
@@ -522,7 +557,7 @@ def wait_param(request) -> float | None:
         raise ValidationError(
             {"wait": [f"Seconds to wait, from 0 to {settings.LONG_POLL_MAX_SECONDS}."]}
         )
-    return seconds
+    return min(seconds, settings.STREAM_MAX_SECONDS)  # a live connection, bounded as streams
 
 
 def wait_response(
