@@ -59,7 +59,7 @@ def router(*, threads: int | None = None):
         elif scope["type"] == "lifespan":
             await lifespan(receive, send)
         else:
-            await live(scope, receive, send)
+            await live.handle(scope, receive, send)
 
     return application
 

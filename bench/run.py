@@ -178,10 +178,25 @@ def seed(dsn: str, messages: int) -> dict:
 
 
 def seed_chat(dsn: str, user_id: int) -> Path:
-    """The busy account's knowledge base (imported as a user would: `import_knowledge`, then
-    `embed_knowledge --now` for the embeddings the task worker would make), and the file of
-    chat-turn bodies: each answerable question of bench/bot_knowledge.py to the chat rooms in
-    turn."""
+    """The busy account's knowledge base and the file of chat-turn bodies to its chat rooms."""
+    chat_knowledge(dsn, "busy")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        # The message POSTs of the other loads go to a room without the bot, as before.
+        rooms = [
+            str(row[0])
+            for row in conn.execute(
+                "SELECT uuid FROM rooms_room WHERE account_id = %s AND label LIKE 'chat-%%' "
+                "ORDER BY id",
+                (user_id,),
+            )
+        ]
+    return chat_bodies(rooms)
+
+
+def chat_knowledge(dsn: str, username: str) -> None:
+    """The account's knowledge base of CHAT_ENTRIES entries (bench/bot_knowledge.py and product
+    filler), imported as a user would: `import_knowledge`, then `embed_knowledge --now` for the
+    embeddings the task worker would make. Any database (bench/streams.py uses it on SQLite)."""
     sys.path.insert(0, str(BENCH))
     from bot_eval import filler_entries
     from bot_knowledge import ENTRIES
@@ -193,19 +208,17 @@ def seed_chat(dsn: str, user_id: int) -> Path:
     ]
     knowledge = BENCH / ".chat-knowledge.json"
     knowledge.write_text(json.dumps(entries))
-    manage("import_knowledge", str(knowledge), "--account", "busy", dsn=dsn)
+    manage("import_knowledge", str(knowledge), "--account", username, dsn=dsn)
     # The entries' vectors, as the task worker makes them after an import (here and now).
-    manage("embed_knowledge", "--now", "--account", "busy", dsn=dsn)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        # The message POSTs of the other loads go to a room without the bot, as before.
-        rooms = [
-            str(row[0])
-            for row in conn.execute(
-                "SELECT uuid FROM rooms_room WHERE account_id = %s AND label LIKE 'chat-%%' "
-                "ORDER BY id",
-                (user_id,),
-            )
-        ]
+    manage("embed_knowledge", "--now", "--account", username, dsn=dsn)
+
+
+def chat_bodies(rooms: list[str]) -> Path:
+    """The file of chat-turn bodies: each answerable question of bench/bot_knowledge.py to the
+    rooms (uuids) in turn."""
+    sys.path.insert(0, str(BENCH))
+    from bot_knowledge import ENTRIES
+
     questions = [q for _, _, _, asked in ENTRIES for q in asked]
     bodies = BENCH / ".chat-bodies.jsonl"
     bodies.write_text(
@@ -273,12 +286,14 @@ class Gunicorn:
             workers = int(args[args.index("--workers") + 1])
             threads = int(args[args.index("--threads") + 1]) if "--threads" in args else 1
             module, _, name = app.partition(":")
-            command = web.command(
-                f"127.0.0.1:{port}",
-                workers=workers,
-                threads=threads,
-                app=f"{module}:{name or 'application'}",
-            )
+            bind = f"127.0.0.1:{port}"
+            if module == "askhandle.wsgi":
+                # The project as ./dev serve runs it (askhandle/asgi.py: the API on a pool of
+                # `threads` threads, the live requests on the event loop).
+                command = web.command(bind, workers=workers, threads=threads)
+            else:  # a plain WSGI app (the baseline): granian's WSGI interface, the same options
+                command = web.command(bind, workers=workers, threads=threads, interface="wsgi")
+                command[-1] = f"{module}:{name or 'application'}"
         else:
             command = [str(VENV_BIN / "gunicorn"), app, "--bind", f"127.0.0.1:{port}", *args]
         self.proc = subprocess.Popen(
