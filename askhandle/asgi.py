@@ -59,6 +59,10 @@ def router(*, threads: int | None = None):
         elif scope["type"] == "lifespan":
             await lifespan(receive, send)
         else:
+            # handle(), not the handler itself: that opens a ThreadSensitiveContext per request,
+            # a thread (with its database connection) that a stream kept until it ended. So the
+            # live views' short synchronous part (authentication, the first check) runs on
+            # Django's one thread-sensitive thread; their reads on webhooks.streams' readers.
             await live.handle(scope, receive, send)
 
     return application

@@ -6,8 +6,8 @@ from rest_framework import mixins, viewsets
 from rest_framework.response import Response
 
 from askhandle.api import fast_lists
-from askhandle.api.schema import ERROR_RESPONSES
 from askhandle.api.constants import UUID_PATH_REGEX
+from askhandle.api.schema import ERROR_RESPONSES
 from idempotency.decorators import IdempotentCreateMixin
 from webhooks.streams import wait_param, wait_response
 

@@ -368,7 +368,7 @@ def test_waiting_connections_hold_none_of_the_api_threads(alice):
         polls.append(conn)
     time.sleep(0.5)
     started = time.monotonic()
-    for n in range(10):
+    for _ in range(10):
         status, _, _ = alice.call("GET", "/api/v1/rooms/?limit=5")
         assert status == 200
     assert time.monotonic() - started < 5
