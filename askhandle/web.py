@@ -1,8 +1,10 @@
 """The web server, with its options in one place: `./dev serve`, the Docker image, the slow checks
 and the benchmark all start it through `command()` (or `python -m askhandle.web`).
 
-Granian serves the WSGI application: its HTTP/1.1 is read by an asynchronous Rust runtime, and
-only a request whose headers and body have arrived takes one of the worker's Python threads. So
+Granian serves askhandle/asgi.py (its ASGI interface): the live requests (streams, long-polls)
+wait on the worker's event loop, every other request runs the WSGI application on a pool of
+WEB_THREADS threads (docs/streams.md, "One server"). Its HTTP/1.1 is read by an asynchronous Rust
+runtime, and only a request whose headers and body have arrived takes one of those threads. So
 slow clients (headers trickled a line at a time, the "slowloris" attack) hold no thread, and a
 client that has not sent its headers within HEADER_TIMEOUT_MS is dropped. gunicorn's threaded
 worker, which ran here before, gave each connection a thread as soon as it was readable: eight
