@@ -9,7 +9,9 @@ Each side runs from its own checkout and virtualenv, on its own database (`--a-d
 default perfbench_a / perfbench_b, emptied), seeded by its own bench/run.py (`--seed N`).
 Settings as bench/run.py's (the defaults' rate limiting with counts raised, 2 workers x 4
 threads); each side on its own web server (`--a-server`, `--b-server`: granian, what ./dev serve
-runs since the seventh round, or gunicorn, what it ran before).
+runs (askhandle/asgi.py on granian's ASGI interface since the live updates), granian-wsgi (the
+WSGI application on granian's WSGI interface, what it ran from the seventh round until then), or
+gunicorn, what it ran before).
 """
 
 import argparse
@@ -68,7 +70,9 @@ def main():
     parser.add_argument("--only", default="", help="endpoint names, comma-separated")
     parser.add_argument("--port", type=int, default=18301)
     for side in ("a", "b"):
-        parser.add_argument(f"--{side}-server", choices=["granian", "gunicorn"], default="granian")
+        parser.add_argument(
+            f"--{side}-server", choices=["granian", "granian-wsgi", "gunicorn"], default="granian"
+        )
     args = parser.parse_args()
     sides = {"A": (args.a.resolve(), args.a_db), "B": (args.b.resolve(), args.b_db)}
     extra = {

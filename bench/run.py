@@ -280,14 +280,17 @@ class Gunicorn:
 
     def __init__(self, app, port, args, env, chdir):
         self.url = f"http://127.0.0.1:{port}"
-        if self.server == "granian":
+        if self.server.startswith("granian"):
             from askhandle import web
 
             workers = int(args[args.index("--workers") + 1])
             threads = int(args[args.index("--threads") + 1]) if "--threads" in args else 1
             module, _, name = app.partition(":")
             bind = f"127.0.0.1:{port}"
-            if module == "askhandle.wsgi":
+            if module == "askhandle.wsgi" and self.server == "granian-wsgi":
+                # The project as ./dev serve ran it before the live updates (bench/ab.py's A).
+                command = web.command(bind, workers=workers, threads=threads, interface="wsgi")
+            elif module == "askhandle.wsgi":
                 # The project as ./dev serve runs it (askhandle/asgi.py: the API on a pool of
                 # `threads` threads, the live requests on the event loop).
                 command = web.command(bind, workers=workers, threads=threads)
