@@ -25,6 +25,11 @@ import sys
 
 # A request's headers must have arrived this long after the connection opened (milliseconds).
 HEADER_TIMEOUT_MS = 10_000
+# Requests one worker process holds at once (granian's backpressure; its default is 1024 divided
+# by the workers). A stream or long-poll holds one for its whole life, so this is also how many
+# live connections a worker can keep (docs/streams.md); past it, new connections wait in the
+# kernel's backlog. WEB_CONNECTIONS overrides it.
+CONNECTIONS_PER_WORKER = 4096
 
 
 def command(
@@ -45,12 +50,14 @@ def command(
         # (askhandle/asgi.py reads the pool's size from WEB_THREADS, set here for the process.)
         app, blocking = "askhandle.asgi:application", 1
         prefix = [shutil.which("env") or "/usr/bin/env", f"WEB_THREADS={threads}"]
+        connections = os.environ.get("WEB_CONNECTIONS") or str(CONNECTIONS_PER_WORKER)
+        live = ["--backpressure", connections, "--backlog", "2048"]
     else:  # plain WSGI: no streams nor long-polls that wait (bench/servers.py compares them)
-        app, blocking, prefix = "askhandle.wsgi:application", threads, []
+        app, blocking, prefix, live = "askhandle.wsgi:application", threads, [], []
     return [
         *prefix, sys.executable, "-m", "granian", "--interface", interface,
         "--host", host.strip("[]") or "127.0.0.1", "--port", port,
-        "--workers", str(workers), "--blocking-threads", str(blocking),
+        "--workers", str(workers), "--blocking-threads", str(blocking), *live,
         "--http", "1", "--http1-header-read-timeout", str(HEADER_TIMEOUT_MS),
         "--no-ws", "--log-level", os.environ.get("WEB_LOG_LEVEL", "warning"),
         *(["--access-log"] if access_log else []),
