@@ -20,6 +20,7 @@ threads per worker, default 4) set the defaults.
 
 import argparse
 import os
+import resource
 import shutil
 import sys
 
@@ -80,6 +81,11 @@ def main() -> None:
         access_log=args.access_log,
         extra=extra,
     )
+    # Each live connection is a file descriptor: lift the soft limit (often 1024) to the hard one.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
     os.execv(argv[0], argv)
 
 
