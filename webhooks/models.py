@@ -55,11 +55,11 @@ class Event(models.Model):
     """Something that happened in an account, as the API rendered it when it happened.
 
     Recorded in the transaction that made it happen, always: the account's log, which the live
-    streams read (streams app, docs/streams.md), and the outbox of the webhook deliveries. The
-    `id` orders the log; on PostgreSQL a `txid` column (the writing transaction's id, filled by
-    the database, added by migration 0004 and read only by streams.log) orders it by commit, and
-    a trigger wakes the streams' listeners (NOTIFY). An event without deliveries is kept
-    EVENT_LOG_RETENTION_HOURS (webhooks.worker.deliveries_prune).
+    streams read (webhooks/streams.py, docs/streams.md), and the outbox of the webhook
+    deliveries. Within an account the ids follow the order of the commits (on PostgreSQL a
+    trigger of migration 0004 takes care of it, and wakes the streams' listeners), so a cursor is
+    an id. An event without deliveries is kept EVENT_LOG_RETENTION_HOURS
+    (webhooks.worker.deliveries_prune).
     """
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -74,9 +74,14 @@ class Event(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
-        # The log's own indexes differ by database (ordered by id on SQLite, by transaction on
-        # PostgreSQL): migration 0004 makes them, with the PostgreSQL column and trigger.
-        indexes = [models.Index(fields=["created_at"], name="event_created")]
+        indexes = [
+            models.Index(fields=["created_at"], name="event_created"),
+            # The log as the streams read it: an account's, a room's, after a cursor (the id).
+            models.Index(fields=["account", "id"], name="event_account_log"),
+            models.Index(
+                fields=["room_id", "id"], name="event_room_log", condition=Q(room_id__isnull=False)
+            ),
+        ]
 
     def __str__(self):
         return f"{self.type} {self.uuid}"

@@ -5,11 +5,13 @@ so the log is the one source: the webhook deliveries, the Server-Sent Events str
 (`GET /events/`, `GET /rooms/<label>/events/`), the long-polls (`wait=` on messages) and the
 admin inbox's live updates all read it. This module is the one boundary of the mechanism:
 
-- **The log** (`log_read`, `cursor_now`): events after a cursor, in commit order. On SQLite one
-  writer commits at a time, so ids are in commit order and the cursor is the id. On PostgreSQL
-  the cursor is `<txid>-<id>`: rows are read in (transaction id, id) order and only below the
-  oldest transaction still running, so a transaction that commits late is never skipped
-  (migration webhooks 0004 adds the column, its indexes and the trigger).
+- **The log** (`log_read`, `cursor_now`): an account's events after a cursor, the event id.
+  Within an account ids follow the order of the commits, so a reader never skips an event that
+  commits late: SQLite has one writer at a time; on PostgreSQL a trigger (migration webhooks
+  0004) takes the account's lock before a row takes its id, so one account's event-writing
+  transactions take ids one after the other, from their first event to their commit. (Reading
+  below the oldest running transaction, pg_snapshot_xmin, was the other way: any transaction of
+  any database of the cluster, an idle one included, would then hold every stream back.)
 - **The hub** (`hub()`): one per event loop (a web worker's). It learns that an account's log
   grew from PostgreSQL's LISTEN/NOTIFY (the trigger), or on SQLite by polling the log's newest id
   every STREAM_POLL_SECONDS while anyone listens, and wakes that account's subscribers. A
@@ -56,8 +58,7 @@ from .models import Event
 logger = logging.getLogger(__name__)
 
 CHANNEL = "askhandle_events"  # the trigger's (migration webhooks 0004)
-SQLITE_CURSOR = re.compile(r"^\d{1,19}$")
-POSTGRESQL_CURSOR = re.compile(r"^(\d{1,20})-(\d{1,19})$")
+CURSOR = re.compile(r"^\d{1,18}$")
 
 
 class TooManyStreams(APIException):
@@ -71,84 +72,54 @@ class TooManyStreams(APIException):
 
 @dataclass(frozen=True)
 class Row:
-    cursor: str
+    cursor: int
     type: str
     data: str  # JSON text, as stored
     room_id: int | None
 
 
-def _postgresql() -> bool:
-    return connection.vendor == "postgresql"
-
-
-def cursor_parse(raw: str) -> tuple[int, int]:
-    """(txid, id) of a cursor (txid 0 on SQLite; "0" is the start of the kept log on both);
-    ValidationError for anything else."""
+def cursor_parse(raw: str) -> int:
+    """The event id a cursor names ("0": the start of the kept log); 400 for anything else."""
     raw = raw.strip()
-    if raw == "0":  # the start of the kept log, on either database
-        return 0, 0
-    if _postgresql():
-        match = POSTGRESQL_CURSOR.match(raw)
-        if match:
-            return int(match[1]), int(match[2])
-    elif SQLITE_CURSOR.match(raw):
-        return 0, int(raw)
+    if CURSOR.match(raw):
+        return int(raw)
     raise ValidationError({"Last-Event-ID": ["Not a cursor of this server's events."]})
 
 
-def _cursor(txid: int, pk: int) -> str:
-    return f"{txid}-{pk}" if _postgresql() else str(pk)
-
-
-def cursor_now() -> tuple[int, int]:
-    """A cursor before everything committed from now on (on PostgreSQL it may also lead to a few
-    events committed just before: those of transactions that began before the oldest running)."""
+def cursor_now() -> int:
+    """A cursor before everything committed from now on: the log's newest id (within an
+    account, ids follow the commits: migration webhooks 0004)."""
     with connection.cursor() as cursor:
-        if _postgresql():
-            cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
-            return int(cursor.fetchone()[0]), 0
         cursor.execute(f"SELECT coalesce(max(id), 0) FROM {Event._meta.db_table}")
-        return 0, cursor.fetchone()[0]
+        return cursor.fetchone()[0]
 
 
 def log_read(
-    *, account_id: int, room_id: int | None, types: tuple[str, ...] | None, after: tuple[int, int]
+    *, account_id: int, room_id: int | None, types: tuple[str, ...] | None, after: int
 ) -> tuple[list[Row], bool]:
     """Up to STREAM_BATCH events of the account (of one room; of some types) after cursor
-    `after`, in commit order; and whether more may follow at once (a full batch, or on
-    PostgreSQL events held back behind a transaction still running)."""
-    table = Event._meta.db_table
-    where, params = ["account_id = %s"], [account_id]
+    `after`, in commit order; and whether more may follow at once (a full batch)."""
+    where, params = ["account_id = %s", "id > %s"], [account_id, after]
     if room_id is not None:
         where.append("room_id = %s")
         params.append(room_id)
     if types:
         where.append(f"type IN ({', '.join(['%s'] * len(types))})")
         params.extend(types)
+    data = "data::text" if connection.vendor == "postgresql" else "data"  # the stored JSON text
     limit = settings.STREAM_BATCH
     with connection.cursor() as cursor:
-        if _postgresql():
-            cursor.execute(
-                f"SELECT id, txid::text, type, data::text, room_id,"
-                f" pg_snapshot_xmin(pg_current_snapshot())::text FROM {table}"
-                f" WHERE {' AND '.join(where)} AND (txid, id) > (%s::text::xid8, %s)"
-                f" ORDER BY txid, id LIMIT %s",
-                [*params, str(after[0]), after[1], limit],
-            )
-            fetched = cursor.fetchall()
-            rows = [
-                Row(f"{txid}-{pk}", type_, data, room)
-                for pk, txid, type_, data, room, horizon in fetched
-                if int(txid) < int(horizon)
-            ]
-            return rows, len(fetched) == limit or len(rows) < len(fetched)
         cursor.execute(
-            f"SELECT id, type, data, room_id FROM {table}"
-            f" WHERE {' AND '.join(where)} AND id > %s ORDER BY id LIMIT %s",
-            [*params, after[1], limit],
+            f"SELECT id, type, {data}, room_id FROM {Event._meta.db_table}"
+            f" WHERE {' AND '.join(where)} ORDER BY id LIMIT %s",
+            [*params, limit],
         )
         fetched = cursor.fetchall()
-        return [Row(str(pk), t, d, r) for pk, t, d, r in fetched], len(fetched) == limit
+    return [Row(*row) for row in fetched], len(fetched) == limit
+
+
+def _postgresql() -> bool:
+    return connection.vendor == "postgresql"
 
 
 def _sqlite_changes(after: int) -> tuple[int, set[tuple[int, int | None]]]:
@@ -331,7 +302,7 @@ class Hub:
             await conn.close()
 
     async def _poll_sqlite(self) -> None:
-        newest = (await cursor_now_async())[1]
+        newest = await cursor_now_async()
         self.ready.set()
         try:
             while await self._idle():
@@ -425,7 +396,7 @@ class IgnoreClientContentNegotiation(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-def last_event_id(request) -> tuple[int, int] | None:
+def last_event_id(request) -> int | None:
     """The cursor a client resumes from: the `Last-Event-ID` header (EventSource sends it when
     it reconnects) or the `last_event_id` query parameter; 400 when it is not one of ours."""
     raw = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id")
@@ -477,7 +448,7 @@ def event_stream(
     room_id: int | None = None,
     types: tuple[str, ...] | None = None,
     event_name: str | None = None,
-    after: tuple[int, int] | None = None,
+    after: int | None = None,
 ) -> StreamingHttpResponse:
     """The Server-Sent Events response of an account's events (of one room, of some types)
     after cursor `after` (from this request on when None; call it in the view): one event per
@@ -498,14 +469,11 @@ def event_stream(
                     account_id=account_id, room_id=room_id, types=types, after=cursor
                 )
                 if rows:
-                    cursor = cursor_parse_row(rows[-1].cursor)
+                    cursor = rows[-1].cursor
                     yield b"".join(_frame(row, event_name) for row in rows)
                     last_sent = time.monotonic()
                 if more:
-                    # A full batch, or events held behind a running transaction (PostgreSQL):
-                    # read again soon, without waiting for a wake-up that may not come.
-                    await subscription.wait(0 if rows else settings.STREAM_POLL_SECONDS)
-                    continue
+                    continue  # a full batch: read on at once
                 heartbeat = settings.STREAM_HEARTBEAT_SECONDS
                 remaining = settings.STREAM_MAX_SECONDS - (now - started)
                 quiet = heartbeat - (time.monotonic() - last_sent)
@@ -515,11 +483,6 @@ def event_stream(
                 await subscription.wait(max(0.0, min(quiet, remaining)))
 
     return _response(body, "text/event-stream", account_id)
-
-
-def cursor_parse_row(raw: str) -> tuple[int, int]:
-    txid, _, pk = raw.rpartition("-")
-    return int(txid or 0), int(pk)
 
 
 def wake_stream(*, account_id: int | None) -> StreamingHttpResponse:
