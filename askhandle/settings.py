@@ -359,7 +359,7 @@ EVENT_LOG_RETENTION_HOURS = env_int("EVENT_LOG_RETENTION_HOURS", 24)
 
 # Live updates (webhooks/streams.py, docs/streams.md): Server-Sent Events and long-polls.
 # Live connections (streams and long-polls) one account may hold in one worker process.
-STREAMS_PER_ACCOUNT = env_int("STREAMS_PER_ACCOUNT", 100)
+STREAMS_PER_ACCOUNT = env_int("STREAMS_PER_ACCOUNT", 500)
 # A stream ends after this long; clients reconnect with Last-Event-ID (EventSource does).
 STREAM_MAX_SECONDS = env_float("STREAM_MAX_SECONDS", 600)
 STREAM_HEARTBEAT_SECONDS = env_float("STREAM_HEARTBEAT_SECONDS", 15)
