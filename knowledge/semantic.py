@@ -128,13 +128,16 @@ class _Matrices:
         self._requested: dict[int, float] = {}
         self._lock = threading.Lock()
 
-    def get(self, account_id: int) -> Vectors | None:
-        """The account's vectors (None if it has no entries). Reads, never encodes."""
+    def get(self, account_id: int, signature: tuple | None = None) -> Vectors | None:
+        """The account's vectors (None if it has no entries). Reads, never encodes.
+        `signature`: the figures of SIGNATURE_SQL if the caller read them just now, in the
+        same transaction (knowledge/search.py reads them with its candidates)."""
         import numpy as np
 
-        with connection.cursor() as cursor:  # by hand: the ORM takes longer to compile it
-            cursor.execute(SIGNATURE_SQL, [account_id, account_id])
-            signature = cursor.fetchone()
+        if signature is None:
+            with connection.cursor() as cursor:  # by hand: the ORM takes longer to compile it
+                cursor.execute(SIGNATURE_SQL, [account_id, account_id])
+                signature = cursor.fetchone()
         if not signature[0]:
             return None
         now = time.monotonic()
