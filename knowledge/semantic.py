@@ -10,7 +10,8 @@ task (knowledge/tasks.py) that fills the account's empty vectors in batches of `
 written in its own short transaction (`embeddings_make`). Until an entry has its vector, the bot
 ranks it by words alone (knowledge/search.py). A process keeps each account's vectors in memory
 as one matrix, read again whenever the account's entries have changed (their number, newest id,
-latest `updated_at`, or how many still wait for a vector: one indexed query per message).
+latest `updated_at`, or how many still wait for a vector: checked at every message, on
+PostgreSQL by the statement of knowledge/search.py that finds the candidates).
 """
 
 import hashlib
