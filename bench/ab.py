@@ -101,6 +101,8 @@ def main():
                         _, path, method, body, _ = next(
                             e for e in run.endpoints(data[side]) if e[0] == name
                         )
+                        if name == "chat turn":  # the bot on again where it handed off
+                            run.chat_reset(sides[side][1], data[side]["busy_id"])
                         result = run.wrk(
                             servers[side].url + path,
                             connections=conns,

@@ -25,6 +25,7 @@ def main():
     parser.add_argument("--turns", type=int, default=200)
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative, tottime")
+    parser.add_argument("--save", help="also write the profile to this file (for pstats)")
     args = parser.parse_args()
     os.environ["DATABASE_URL"] = os.environ.get(
         "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/perfbench"
@@ -71,6 +72,8 @@ def main():
     elapsed = time.perf_counter() - started
     print(f"\n{args.turns} turns: {elapsed / args.turns * 1000:.1f} ms per turn (profiled)")
     pstats.Stats(profile).sort_stats(args.sort).print_stats(args.top)
+    if args.save:
+        profile.dump_stats(args.save)
     run.chat_reset(os.environ["DATABASE_URL"], _busy_id(connection))
 
 

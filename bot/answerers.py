@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from knowledge.search import Match, knowledge_rank
+from knowledge.search import Match, context_counts, knowledge_rank
 from messaging.models import Message
 
 from .llm import llm_chat
@@ -61,17 +61,21 @@ def visitor_context(history: list[Message]) -> str:
     return "\n".join(visitor[-CONTEXT_VISITOR_MESSAGES:])
 
 
-def builtin_matches(message: Message, history: list[Message], limit: int = 1) -> list[Match]:
+def builtin_matches(message: Message, history: list[Message] | None, limit: int = 1) -> list[Match]:
+    """The best entries for the message; `history` (the room's, `room_history`) is read here
+    when None, and only if the ranking will use it (a short follow-up): most messages need none,
+    and their turn is a query shorter."""
+    context = ""
+    if context_counts(message.body):
+        context = visitor_context(room_history(message) if history is None else history)
     return knowledge_rank(
-        account_id=message.account_id,
-        text=message.body,
-        context=visitor_context(history),
-        limit=limit,
+        account_id=message.account_id, text=message.body, context=context, limit=limit
     )
 
 
-def builtin_answer(message: Message, history: list[Message]) -> Answer:
-    """The best entry's answer if its confidence reaches the threshold, else a hand-off."""
+def builtin_answer(message: Message, history: list[Message] | None = None) -> Answer:
+    """The best entry's answer if its confidence reaches the threshold, else a hand-off.
+    Without `history`, the room's is read if the message needs it (`builtin_matches`)."""
     matches = builtin_matches(message, history)
     best = matches[0] if matches else None
     if best is not None and best.confidence >= settings.BOT_CONFIDENCE_THRESHOLD:

@@ -44,7 +44,8 @@ def bot_answer(*, message: Message, answer: Answering) -> None:
     if answer == Answering.NONE or message.is_support_sender or not message.room.is_bot_use:
         return
     if not llm_enabled():
-        message_answer_apply(message=message, answer=builtin_answer(message, room_history(message)))
+        # In this transaction, which fails whole if storing the answer fails: no savepoint.
+        message_answer_apply(message=message, answer=builtin_answer(message), savepoint=False)
         return
     budget = settings.BOT_ANSWER_BUDGET_SECONDS
     inline = answer == Answering.INLINE

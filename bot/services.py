@@ -42,14 +42,24 @@ def answer_retry_delay(attempt: int) -> float:
     return settings.BOT_LLM_TIMEOUT_SECONDS + 30 * 4 ** (attempt - 1)
 
 
-@transaction.atomic
-def message_answer_apply(*, message: Message, answer: Answer) -> bool:
+def message_answer_apply(*, message: Message, answer: Answer, savepoint: bool = True) -> bool:
     """Store the bot's answer to a visitor message, once.
 
     Sets `support_answer` (and `terminated` for a hand-off) only if the message has no answer
     yet, so the inline and background answerers can race safely; the winner appends the answer
     to the room as a support message and, for a hand-off, hands the room to a person.
+
+    Inside a caller's transaction it takes a savepoint, so that a caller that goes on after its
+    failure keeps its own writes (a task run at once inside the request by an immediate Tasks
+    backend, which records the failure and returns); `savepoint=False` for a caller whose
+    transaction fails whole with it (the built-in answer, in the visitor message's transaction):
+    two statements fewer in every chat turn.
     """
+    with transaction.atomic(savepoint=savepoint):
+        return _answer_store(message=message, answer=answer)
+
+
+def _answer_store(*, message: Message, answer: Answer) -> bool:
     fields = {
         "support_answer": answer.text,
         "terminated": answer.handoff,
@@ -78,7 +88,8 @@ def message_answer_apply(*, message: Message, answer: Answer) -> bool:
     return True
 
 
-@transaction.atomic
+# No savepoint of its own: its one caller (message_answer_apply) fails whole with it.
+@transaction.atomic(savepoint=False)
 def room_hand_off(*, room: Room, message: Message, reason: str) -> HandOff:
     """Hand the conversation to a person: the room's bot is turned off, the hand-off recorded
     (listed in the admin) and the account told (the `chat.handed_off` webhook event)."""

@@ -42,9 +42,11 @@ def message_answer_complete_now(*, message_id: int, attempt: int = 1) -> bool:
         message_answer_complete.using(
             run_after=timezone.now() + dt.timedelta(seconds=answer_retry_delay(attempt))
         ).enqueue(message_id=message_id, attempt=attempt + 1)
-    history = room_history(message)
+    with_llm = llm_enabled()
+    # The built-in answerer alone reads the room's history only if the message needs it.
+    history = room_history(message) if with_llm else None
     answer = None
-    if llm_enabled():
+    if with_llm:
         try:
             answer = llm_answer(message, history, timeout=settings.BOT_LLM_TIMEOUT_SECONDS)
         except LlmError as error:

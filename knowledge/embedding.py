@@ -22,7 +22,7 @@ import logging
 import math
 import threading
 import unicodedata
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 try:
@@ -58,6 +58,13 @@ def model_dir() -> Path | None:
     """Where the model's files are: BOT_EMBEDDING_MODEL_DIR, else the installed package's."""
     if settings.BOT_EMBEDDING_MODEL_DIR:
         return Path(settings.BOT_EMBEDDING_MODEL_DIR)
+    return _package_model_dir()
+
+
+@cache
+def _package_model_dir() -> Path | None:
+    # Asked at every visitor message (`usable`): the package's place does not change while the
+    # process runs, and finding it walks sys.path (a few stat calls a message).
     spec = importlib.util.find_spec(PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         return None

@@ -155,6 +155,13 @@ class Term:
         return SYNONYM_WEIGHT if self.alternatives & stems else 0.0
 
 
+def context_counts(text: str) -> bool:
+    """Whether the ranking of `text` reads its context: only a short follow-up's does (a longer
+    text is ranked by itself, `_lexical_matches` and `semantic_query`), so a caller may skip
+    reading the context of any other."""
+    return len(words(text)) <= SHORT_TEXT_WORDS
+
+
 def knowledge_search(
     *, account_id: int, text: str, context: str = "", limit: int = 10
 ) -> list[Match]:
@@ -173,7 +180,12 @@ def knowledge_rank(
     every entry without the model. Only the visitor's text is encoded here, never an entry."""
     if semantic.enabled():
         try:
-            vectors = semantic.matrices.get(account_id)
+            # The database's work first: after the encoder (BLAS's threads spin on the cores
+            # a moment, we think) PostgreSQL answered slower: p95 15-17 against 14-14.5 ms,
+            # docs/bot.md. On PostgreSQL the same statement reads the signature of the
+            # account's vectors (semantic.SIGNATURE_SQL's figures): one round trip, not two.
+            lexical, signature = _lexical_signed(account_id, text, context, signed=True)
+            vectors = semantic.matrices.get(account_id, signature=signature)
             if vectors is None:
                 return []  # no entries
             if vectors.missing and semantic.matrices.request_due(account_id):
@@ -181,11 +193,7 @@ def knowledge_rank(
                 knowledge_embeddings_request(account_id=account_id)
             if not len(vectors.ids):
                 # Not one vector yet: words alone, and no need for the model.
-                return _words_alone(account_id, text, context, limit)
-            # The database's work first: after the encoder (BLAS's threads spin on the cores
-            # a moment, we think) PostgreSQL answered slower: p95 15-17 against 14-14.5 ms,
-            # docs/bot.md.
-            lexical = _lexical_matches(account_id, text, context)
+                return _words_alone(account_id, text, context, limit, lexical)
             query = semantic.encode(semantic_query(text, context))
         except embedding.ModelUnavailable:
             pass  # logged once by the loader
@@ -194,9 +202,14 @@ def knowledge_rank(
     return _words_alone(account_id, text, context, limit)
 
 
-def _words_alone(account_id: int, text: str, context: str, limit: int) -> list[Match]:
-    """Words alone (no model, or no vector yet): the same lead over the second best counts."""
-    matches = _lexical_matches(account_id, text, context)[: max(limit, 2)]
+def _words_alone(
+    account_id: int, text: str, context: str, limit: int, lexical: list[Match] | None = None
+) -> list[Match]:
+    """Words alone (no model, or no vector yet): the same lead over the second best counts.
+    `lexical`: `_lexical_matches` of the text, if the caller has them already."""
+    if lexical is None:
+        lexical = _lexical_matches(account_id, text, context)
+    matches = lexical[: max(limit, 2)]
     if matches:
         second = matches[1].confidence if len(matches) > 1 else 0.0
         matches[0] = _with_lead(matches[0], matches[0].confidence, second)
@@ -208,7 +221,7 @@ def semantic_query(text: str, context: str = "", with_context: bool | None = Non
     a short follow-up's together with its context (what was asked before)."""
     if with_context is None:
         with_context = CONTEXT_IN_QUERY
-    short = context and len(words(text)) <= SHORT_TEXT_WORDS
+    short = context and context_counts(text)
     return f"{context} {text}" if with_context and short else text
 
 
@@ -260,6 +273,12 @@ def _with_lead(match: Match, score: float, second: float) -> Match:
 
 def _lexical_matches(account_id: int, text: str, context: str) -> list[Match]:
     """The full-text candidates, scored here (module docstring), best first."""
+    return _lexical_signed(account_id, text, context)[0]
+
+
+def _lexical_signed(account_id: int, text: str, context: str, signed: bool = False):
+    """(`_lexical_matches`, and with `signed` on PostgreSQL the signature of the account's
+    entries read by the same statement, else None: `semantic.matrices.get` reads it then)."""
     current = words(text)
     extra = []
     if context and len(current) <= SHORT_TEXT_WORDS:
@@ -268,14 +287,15 @@ def _lexical_matches(account_id: int, text: str, context: str) -> list[Match]:
         # Nothing but "and?" or "how so?": the follow-up is about what was asked before.
         current, extra = extra, []
     if not current:
-        return []
+        return [], None
     query_words = list(dict.fromkeys(current + extra))
     for word in current + extra:
         query_words += [w for w in sorted(synonyms(word)) if w not in query_words]
     query_words = query_words[:MAX_QUERY_WORDS]
-    candidates, total, frequencies = _candidates(account_id, query_words)
+    candidates, total, frequencies, signature = _candidates(account_id, query_words)
+    signature = signature if signed else None
     if not candidates:
-        return []
+        return [], signature
 
     def term(word: str) -> Term:
         # A word's rarity is its group's: "earbuds" is as common as the "headphones" it means.
@@ -292,7 +312,7 @@ def _lexical_matches(account_id: int, text: str, context: str) -> list[Match]:
         for entry in candidates
     ]
     scored.sort(key=lambda m: (-m.confidence, m.entry.pk))
-    return [m for m in scored if m.confidence > 0]
+    return [m for m in scored if m.confidence > 0], signature
 
 
 def _matched(term: Term, fields: EntryTerms) -> float:
@@ -324,7 +344,8 @@ def _score(current: list[Term], context: list[Term], fields: EntryTerms) -> floa
 
 
 def _candidates(account_id: int, words_: list[str]):
-    """(candidate entries, the account's number of entries, {word: entries containing it})."""
+    """(candidate entries, the account's number of entries, {word: entries containing it}, the
+    signature of the account's entries where the same statement reads it, else None)."""
     if connection.vendor == "postgresql":
         return _candidates_postgres(account_id, words_)
     if connection.vendor == "sqlite" and _sqlite_fts(connection):
@@ -337,35 +358,53 @@ ENTRY_COLUMNS = (
 )
 
 
+ENTRY_FIELDS = (
+    "id",
+    "uuid",
+    "account_id",
+    "question",
+    "answer",
+    "tags",
+    "created_at",
+    "updated_at",
+)
+
+
 def _candidates_postgres(account_id, words_):
+    """`_candidates`, and the signature of the account's entries (`semantic.SIGNATURE_SQL`'s
+    figures, read from the rows counted anyway): one statement, whose first row carries the
+    counts and each row a candidate (none: one row of NULLs)."""
     # One tsquery per word (stemmed by PostgreSQL; stop words become empty queries, matching
     # nothing), OR-ed for the candidates. The tsqueries are made once, in a materialized CTE:
     # a prepared statement's generic plan (psycopg prepares a query run 5 times) cannot fold
     # `plainto_tsquery('english', $1)` into a constant and would parse it again for every row.
     columns = ", ".join(f"plainto_tsquery('english', %s) AS w{i}" for i in range(len(words_)))
-    words_cte = f"WITH q AS MATERIALIZED (SELECT {columns})"
+    any_word = " || ".join(f"w{i}" for i in range(len(words_)))
     counts = ", ".join(
         f"count(*) FILTER (WHERE search_vector @@ q.w{i})" for i in range(len(words_))
     )
     with connection.cursor() as cursor:
         cursor.execute(
-            f"{words_cte} SELECT count(*), {counts} FROM knowledge_knowledgeentry, q"
-            " WHERE account_id = %s",
-            [*words_, account_id],
-        )
-        total, *dfs = cursor.fetchone()
-    any_word = " || ".join(f"w{i}" for i in range(len(words_)))
-    entries = list(
-        KnowledgeEntry.objects.raw(
-            f"WITH q AS MATERIALIZED (SELECT {any_word} AS query"
-            f" FROM (SELECT {columns}) AS w)"
-            f" SELECT {ENTRY_COLUMNS} FROM knowledge_knowledgeentry e, q"
+            f"WITH q AS MATERIALIZED (SELECT w.*, {any_word} AS query FROM (SELECT {columns}) w),"
+            " s AS (SELECT count(*), max(id), max(updated_at),"
+            f" count(*) FILTER (WHERE embedding IS NULL), {counts}"
+            " FROM knowledge_knowledgeentry, q WHERE account_id = %s)"
+            f" SELECT s.*, c.* FROM s LEFT JOIN LATERAL (SELECT {ENTRY_COLUMNS}"
+            " FROM knowledge_knowledgeentry e, q"
             " WHERE e.account_id = %s AND e.search_vector @@ q.query"
-            " ORDER BY ts_rank(e.search_vector, q.query) DESC, e.id LIMIT %s",
-            [*words_, account_id, CANDIDATES],
+            " ORDER BY ts_rank(e.search_vector, q.query) DESC, e.id LIMIT %s) c ON true",
+            [*words_, account_id, account_id, CANDIDATES],
         )
-    )
-    return entries, total, dict(zip(words_, dfs, strict=True))
+        rows = cursor.fetchall()
+    stats = 4 + len(words_)
+    signature = tuple(rows[0][:4])
+    total, dfs = rows[0][0], rows[0][4:stats]
+    entries = [
+        KnowledgeEntry.from_db(connection.alias, ENTRY_FIELDS, row[stats:])
+        for row in rows
+        if row[stats] is not None
+    ]
+    return entries, total, dict(zip(words_, dfs, strict=True)), signature
 
 
 def _sqlite_fts(conn) -> bool:
@@ -403,7 +442,7 @@ def _candidates_sqlite(account_id, words_):
             [match, CANDIDATES],
         )
     )
-    return entries, total, dict(zip(words_, dfs, strict=True))
+    return entries, total, dict(zip(words_, dfs, strict=True)), None
 
 
 def _candidates_scan(account_id, words_):
@@ -424,4 +463,4 @@ def _candidates_scan(account_id, words_):
                 hit = True
         if hit:
             candidates.append(entry)
-    return candidates, len(entries), frequencies
+    return candidates, len(entries), frequencies, None

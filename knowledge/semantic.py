@@ -10,7 +10,8 @@ task (knowledge/tasks.py) that fills the account's empty vectors in batches of `
 written in its own short transaction (`embeddings_make`). Until an entry has its vector, the bot
 ranks it by words alone (knowledge/search.py). A process keeps each account's vectors in memory
 as one matrix, read again whenever the account's entries have changed (their number, newest id,
-latest `updated_at`, or how many still wait for a vector: one indexed query per message).
+latest `updated_at`, or how many still wait for a vector: checked at every message, on
+PostgreSQL by the statement of knowledge/search.py that finds the candidates).
 """
 
 import hashlib
@@ -128,13 +129,16 @@ class _Matrices:
         self._requested: dict[int, float] = {}
         self._lock = threading.Lock()
 
-    def get(self, account_id: int) -> Vectors | None:
-        """The account's vectors (None if it has no entries). Reads, never encodes."""
+    def get(self, account_id: int, signature: tuple | None = None) -> Vectors | None:
+        """The account's vectors (None if it has no entries). Reads, never encodes.
+        `signature`: the figures of SIGNATURE_SQL if the caller read them just now, in the
+        same transaction (knowledge/search.py reads them with its candidates)."""
         import numpy as np
 
-        with connection.cursor() as cursor:  # by hand: the ORM takes longer to compile it
-            cursor.execute(SIGNATURE_SQL, [account_id, account_id])
-            signature = cursor.fetchone()
+        if signature is None:
+            with connection.cursor() as cursor:  # by hand: the ORM takes longer to compile it
+                cursor.execute(SIGNATURE_SQL, [account_id, account_id])
+                signature = cursor.fetchone()
         if not signature[0]:
             return None
         now = time.monotonic()

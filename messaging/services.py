@@ -21,7 +21,6 @@ EDITABLE_FIELDS = frozenset(
 )
 
 
-@transaction.atomic
 def message_create(*, account: User, room, answer: Answering | str, **fields) -> Message:
     """Record a message in one of the account's rooms: the one way in for every new message (the
     API, the admin, a person answering, the bot's own answers).
@@ -34,13 +33,18 @@ def message_create(*, account: User, room, answer: Answering | str, **fields) ->
     layers, so it is not imported here.
     """
     answer = Answering(answer)
-    account_ownership_check(account=account, instance=room)
-    if connection.vendor == "postgresql":
-        # One message of a room at a time: ids then follow the order of the commits within the
-        # room, which `?after=` relies on (messaging.filters). SQLite has one writer anyway.
-        list(type(room)._default_manager.select_for_update().filter(pk=room.pk).values("pk"))
-    message = Message.objects.create(account=account, room=room, **fields)
-    message_reactions.run(message=message, answer=answer)
+    # The bot's own answer (`Answering.NONE`) is recorded inside the transaction of the answer
+    # it stores (bot.services.message_answer_apply), which stands or falls whole: a savepoint of
+    # its own would only cost two statements in every chat turn. Any other message may be
+    # created inside a caller's transaction that goes on if it fails, so it keeps its savepoint.
+    with transaction.atomic(savepoint=answer != Answering.NONE):
+        account_ownership_check(account=account, instance=room)
+        if connection.vendor == "postgresql":
+            # One message of a room at a time: ids then follow the order of the commits within
+            # the room, which `?after=` relies on (messaging.filters). SQLite has one writer.
+            list(type(room)._default_manager.select_for_update().filter(pk=room.pk).values("pk"))
+        message = Message.objects.create(account=account, room=room, **fields)
+        message_reactions.run(message=message, answer=answer)
     return message
 
 

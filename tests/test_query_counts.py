@@ -83,3 +83,60 @@ def test_detail_queries(alice, django_assert_num_queries):
     for url, expected in cases:
         with django_assert_num_queries(expected):
             assert alice.client.get(url).status_code == 200
+
+
+# The chat turn (docs/performance.md): a visitor's message answered by the bot in the same
+# response. Key lookup (with its account) + the room; the message's insert (in a test's
+# transaction its savepoint and release, in production BEGIN and COMMIT); the account's
+# keywords, the message.added event and its webhooks; the knowledge's candidates with their
+# counts (on PostgreSQL in the same statement as the signature of the account's vectors; on
+# SQLite the signature, the counts and the candidates apart); the answer's update; the bot's
+# message, its event and webhooks; on PostgreSQL each message's room lock (messaging.services).
+# No savepoint of the bot's, and no history for a message that does not need it.
+TURN_QUERIES = 13 + 2 if FAST else 15
+
+
+def test_chat_turn_queries(alice, bob, django_assert_num_queries):
+    from bot.models import HandOff
+    from knowledge.services import knowledge_entry_create
+    from messaging.models import Message
+
+    from .tasks import run_tasks
+
+    for account in (alice, bob):
+        for question, answer in [
+            ("How long does shipping take?", "Standard shipping takes 3 to 5 business days."),
+            ("What is your refund policy?", "You can return any item within 30 days."),
+            ("How do I apply a discount code?", "Type the code in the box at checkout."),
+        ]:
+            knowledge_entry_create(account=account.user, question=question, answer=answer)
+    run_tasks()  # the entries' vectors
+    room = RoomFactory(account=alice.user, is_bot_use=True)
+
+    def turn(body):
+        response = alice.client.post(
+            "/api/v1/messages/", {"body": body, "room": {"uuid": str(room.uuid)}}, format="json"
+        )
+        assert response.status_code == 201, response.json()
+        return response.json()
+
+    turn("What is your refund policy for returns?")  # the key's first use, the vectors read
+
+    with django_assert_num_queries(TURN_QUERIES):
+        answered = turn("How many days does standard shipping take?")
+    assert answered["support_answer"] == "Standard shipping takes 3 to 5 business days."
+    assert answered["support_answer_confidence"] >= 0.55
+
+    # A short follow-up reads the room's history, its context: one query more.
+    with django_assert_num_queries(TURN_QUERIES + 1):
+        follow_up = turn("And refunds?")
+    assert follow_up["support_answer"] == "You can return any item within 30 days."
+
+    # A hand-off: the hand-off message, the room's bot turned off, the hand-off recorded, its
+    # chat.handed_off event and webhooks (the alert email goes after the commit).
+    with django_assert_num_queries(TURN_QUERIES + 5):
+        handed_off = turn("Do you sell gift cards for my grandmother's birthday party?")
+    assert handed_off["terminated"] is True
+    assert HandOff.objects.filter(room=room, message__uuid=handed_off["uuid"]).exists()
+    assert Message.objects.filter(room=room, is_support_sender=True).count() == 4
+    assert not Message.objects.filter(account=bob.user).exists()
