@@ -202,7 +202,9 @@ class Hub:
     docstring)."""
 
     def __init__(self):
-        self.subscribers: dict[int | None, set[Subscription]] = defaultdict(set)
+        # By account, then by room (None: every room): a wake-up touches only the subscribers it
+        # concerns, however many idle ones the process holds.
+        self.subscribers: dict[tuple[int | None, int | None], set[Subscription]] = defaultdict(set)
         self.count = 0
         self.ready = asyncio.Event()
         self.active = asyncio.Event()
@@ -213,7 +215,8 @@ class Hub:
         """Register a subscriber for the context. Returns once the listener is listening, so
         nothing committed after is missed."""
         subscription = Subscription(account_id, room_id)
-        self.subscribers[account_id].add(subscription)
+        key = (account_id, room_id)
+        self.subscribers[key].add(subscription)
         self.count += 1
         self.active.set()
         try:
@@ -224,21 +227,23 @@ class Hub:
                     await asyncio.wait_for(self.ready.wait(), 0.5)
             yield subscription
         finally:
-            subscriptions = self.subscribers.get(account_id)
+            subscriptions = self.subscribers.get(key)
             if subscriptions is not None:
                 subscriptions.discard(subscription)
                 if not subscriptions:
-                    del self.subscribers[account_id]
+                    del self.subscribers[key]
             self.count -= 1
             if not self.count:
                 self.active.clear()
 
     def wake(self, account_id: int, room_id: int | None) -> None:
-        for key in (account_id, None):
+        keys = [(account_id, None), (None, None)]
+        if room_id is not None:
+            keys.append((account_id, room_id))
+        for key in keys:
             for subscription in self.subscribers.get(key, ()):
-                if subscription.room_id is None or subscription.room_id == room_id:
-                    subscription.seen.add((account_id, room_id))
-                    subscription.changed.set()
+                subscription.seen.add((account_id, room_id))
+                subscription.changed.set()
 
     def wake_all(self) -> None:
         for subscriptions in self.subscribers.values():
