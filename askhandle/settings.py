@@ -365,7 +365,10 @@ STREAM_MAX_SECONDS = env_float("STREAM_MAX_SECONDS", 600)
 STREAM_HEARTBEAT_SECONDS = env_float("STREAM_HEARTBEAT_SECONDS", 15)
 # The reconnection delay a stream suggests to its client (the SSE `retry` field).
 STREAM_RETRY_MS = env_int("STREAM_RETRY_MS", 2000)
-# On SQLite, how often a worker with subscribers looks for new events (no LISTEN/NOTIFY there).
+# On SQLite (no LISTEN/NOTIFY) writers send each worker a datagram after a commit; a worker with
+# subscribers also reads the log's head every STREAM_SAFETY_SECONDS, or every STREAM_POLL_SECONDS
+# where it cannot make its socket (webhooks/streams.py).
+STREAM_SAFETY_SECONDS = env_float("STREAM_SAFETY_SECONDS", 1.0)
 STREAM_POLL_SECONDS = env_float("STREAM_POLL_SECONDS", 0.05)
 # How long a worker keeps listening (PostgreSQL's connection) after its last subscriber left.
 STREAM_HUB_LINGER_SECONDS = env_float("STREAM_HUB_LINGER_SECONDS", 30)

@@ -1,9 +1,10 @@
 import hashlib
 import random
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import APIException
@@ -17,6 +18,7 @@ from askhandle.api.sql import select_rows
 from .events import event_render
 from .models import Delivery, DeliveryStatus, Event, EventType, Webhook
 from .signing import secret_generate
+from .streams import wake_send
 
 
 class DeliveryInFlight(APIException):
@@ -61,6 +63,8 @@ def event_emit(*, account: User, event: str, instance) -> Event:
         data=event_render(event, instance),
         created_at=now,
     )
+    if connection.vendor == "sqlite":  # PostgreSQL's trigger NOTIFYs the streams' listeners
+        transaction.on_commit(partial(wake_send, account.pk, recorded.room_id))
     webhooks = select_rows(Webhook, ["id"], account_id=account.pk, event=event, is_active=True)
     if webhooks:
         give_up_at = now + timedelta(seconds=settings.WEBHOOK_RETRY_WINDOW)

@@ -29,9 +29,12 @@ wakes no other account's subscribers.
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
+import os
 import re
+import socket
 import threading
 import time
 import weakref
@@ -40,6 +43,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -307,16 +311,109 @@ class Hub:
             await conn.close()
 
     async def _poll_sqlite(self) -> None:
+        """SQLite has no NOTIFY: the writers send a datagram to every worker's socket after
+        their commits (`wake_send`), read here on the loop; the log's head is also read every
+        STREAM_POLL_SECONDS (every 50 ms where no socket can be made), so a lost datagram, or a
+        writer that sends none, delays an event but loses none."""
         newest = await cursor_now_async()
+        loop = asyncio.get_running_loop()
+        sock, path = _wake_socket()
+        interval = settings.STREAM_POLL_SECONDS if sock is None else settings.STREAM_SAFETY_SECONDS
+        woken = asyncio.Event()
+
+        def readable():
+            while True:
+                try:
+                    datagram = sock.recv(64)
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError:
+                    return
+                account, _, room = datagram.decode("ascii", "replace").partition(":")
+                if account.isdigit():
+                    self.wake(int(account), int(room) if room.isdigit() else None)
+                    woken.set()
+
+        if sock is not None:
+            loop.add_reader(sock.fileno(), readable)
         self.ready.set()
+        read_at = time.monotonic()
         try:
             while await self._idle():
-                await asyncio.sleep(settings.STREAM_POLL_SECONDS)
-                newest, changes = await _sqlite_changes_async(newest)
-                for account, room in changes:
-                    self.wake(account, room)
+                with contextlib.suppress(TimeoutError):
+                    due = read_at + interval - time.monotonic()
+                    await asyncio.wait_for(woken.wait(), max(0.0, due))
+                woken.clear()
+                if time.monotonic() - read_at >= interval:  # on a schedule, datagrams or not
+                    newest, changes = await _sqlite_changes_async(newest)
+                    read_at = time.monotonic()
+                    for account, room in changes:
+                        self.wake(account, room)
         finally:
             self.ready.clear()
+            if sock is not None:
+                loop.remove_reader(sock.fileno())
+                sock.close()
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+
+
+# --- Wake-ups on SQLite: a datagram from the writer to each worker ----------------------------
+
+
+def _wake_dir() -> Path | None:
+    """The directory of the workers' sockets, beside the database file (so every process of one
+    database finds it); None for a database in memory (the tests')."""
+    name = str(settings.DATABASES["default"]["NAME"])
+    if connection.vendor != "sqlite" or "memory" in name or not name.startswith("/"):
+        return None
+    return Path(name).with_name(Path(name).name + ".streams")
+
+
+_sockets = itertools.count()
+
+
+def _wake_socket() -> tuple[socket.socket | None, str]:
+    directory = _wake_dir()
+    if directory is None:
+        return None, ""
+    try:
+        directory.mkdir(mode=0o700, exist_ok=True)
+        path = str(directory / f"{os.getpid()}.{next(_sockets)}.sock")  # short: 108 bytes at most
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        sock.bind(path)
+    except OSError:
+        logger.warning("No wake-up socket for the streams; reading the log instead.", exc_info=True)
+        return None, ""
+    return sock, path
+
+
+def wake_send(account_id: int, room_id: int | None) -> None:
+    """After a commit that logged an event (SQLite): tell every worker's hub, at once. A socket
+    whose worker is gone is removed. Never raises: the hubs' own reads are the safety net."""
+    directory = _wake_dir()
+    if directory is None:
+        return
+    datagram = f"{account_id}:{room_id or ''}".encode()
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
+        sender.setblocking(False)
+        for entry in entries:
+            if not entry.name.endswith(".sock"):
+                continue
+            try:
+                sender.sendto(datagram, entry.path)
+            except (ConnectionRefusedError, FileNotFoundError):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)  # its worker is gone
+            except OSError:
+                pass  # full (a busy worker): its next read of the log finds the event
 
 
 _hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()
