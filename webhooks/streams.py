@@ -13,8 +13,9 @@ admin inbox's live updates all read it. This module is the one boundary of the m
   below the oldest running transaction, pg_snapshot_xmin, was the other way: any transaction of
   any database of the cluster, an idle one included, would then hold every stream back.)
 - **The hub** (`hub()`): one per event loop (a web worker's). It learns that an account's log
-  grew from PostgreSQL's LISTEN/NOTIFY (the trigger), or on SQLite by polling the log's newest id
-  every STREAM_POLL_SECONDS while anyone listens, and wakes that account's subscribers. A
+  grew from PostgreSQL's LISTEN/NOTIFY (the trigger), or on SQLite from a datagram the writer
+  sends each worker after its commit (`wake_send`), with a read of the log's head every
+  STREAM_SAFETY_SECONDS besides; and wakes that account's (that room's) subscribers. A
   subscriber then reads the log from its own cursor: a missed or merged wake-up loses nothing.
 - **The responses** (`event_stream`, `wake_stream`, `wait_response`): bodies that wait on the
   event loop, never on a thread, once the view (synchronous, with its authentication, throttling
