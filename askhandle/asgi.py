@@ -66,7 +66,10 @@ class WSGIBridge:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                return  # the client left before its body arrived: nothing to answer
+                # The client stopped sending before the body ended: the application answers
+                # what arrived (askhandle.api.body refuses a body shorter than its
+                # Content-Length with a 400), as under a WSGI server.
+                break
             chunks.append(message.get("body", b""))
             if not message.get("more_body"):
                 break
