@@ -64,7 +64,7 @@ def event_emit(*, account: User, event: str, instance) -> Event:
         created_at=now,
     )
     if connection.vendor == "sqlite":  # PostgreSQL's trigger NOTIFYs the streams' listeners
-        transaction.on_commit(partial(wake_send, account.pk, recorded.room_id))
+        transaction.on_commit(partial(wake_send, account.pk, recorded.room_id, recorded.pk))
     webhooks = select_rows(Webhook, ["id"], account_id=account.pk, event=event, is_active=True)
     if webhooks:
         give_up_at = now + timedelta(seconds=settings.WEBHOOK_RETRY_WINDOW)

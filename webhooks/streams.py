@@ -127,18 +127,15 @@ def _postgresql() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _sqlite_changes(after: int) -> tuple[int, set[tuple[int, int | None]]]:
-    """The newest id of the log and the (account, room) pairs written after `after`."""
+def _sqlite_changes(after: int) -> list[tuple[int, int, int | None]]:
+    """(id, account, room) of the events written after `after` (at most 1000)."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT id, account_id, room_id FROM {Event._meta.db_table}"
             " WHERE id > %s ORDER BY id LIMIT 1000",
             [after],
         )
-        rows = cursor.fetchall()
-    if not rows:
-        return after, set()
-    return rows[-1][0], {(account, room) for _, account, room in rows}
+        return cursor.fetchall()
 
 
 # Reads run on a few threads of their own (each with its own database connection), never on the
@@ -321,6 +318,7 @@ class Hub:
         sock, path = _wake_socket()
         interval = settings.STREAM_POLL_SECONDS if sock is None else settings.STREAM_SAFETY_SECONDS
         woken = asyncio.Event()
+        announced = [newest]  # the newest event id a datagram announced
 
         def readable():
             while True:
@@ -330,9 +328,11 @@ class Hub:
                     return
                 except OSError:
                     return
-                account, _, room = datagram.decode("ascii", "replace").partition(":")
-                if account.isdigit():
+                parts = datagram.decode("ascii", "replace").split(":")
+                account, room, event = (parts + ["", "", ""])[:3]  # noqa: RUF005
+                if account.isdigit() and event.isdigit():
                     self.wake(int(account), int(room) if room.isdigit() else None)
+                    announced[0] = max(announced[0], int(event))
                     woken.set()
 
         if sock is not None:
@@ -346,10 +346,14 @@ class Hub:
                     await asyncio.wait_for(woken.wait(), max(0.0, due))
                 woken.clear()
                 if time.monotonic() - read_at >= interval:  # on a schedule, datagrams or not
-                    newest, changes = await _sqlite_changes_async(newest)
+                    rows = await _sqlite_changes_async(newest)
                     read_at = time.monotonic()
-                    for account, room in changes:
+                    # What a datagram announced woke its subscribers already (SQLite's ids are
+                    # in commit order): only the rest wakes anyone, once.
+                    for account, room in {(a, r) for i, a, r in rows if i > announced[0]}:
                         self.wake(account, room)
+                    if rows:
+                        newest = rows[-1][0]
         finally:
             self.ready.clear()
             if sock is not None:
@@ -392,13 +396,13 @@ def _wake_socket() -> tuple[socket.socket | None, str]:
     return sock, path
 
 
-def wake_send(account_id: int, room_id: int | None) -> None:
-    """After a commit that logged an event (SQLite): tell every worker's hub, at once. A socket
+def wake_send(account_id: int, room_id: int | None, event_id: int) -> None:
+    """After a commit that logged event `event_id` (SQLite): tell every worker's hub. A socket
     whose worker is gone is removed. Never raises: the hubs' own reads are the safety net."""
     directory = _wake_dir()
     if directory is None:
         return
-    datagram = f"{account_id}:{room_id or ''}".encode()
+    datagram = f"{account_id}:{room_id or ''}:{event_id}".encode()
     try:
         entries = list(os.scandir(directory))
     except OSError:
