@@ -31,6 +31,13 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = os.environ.get(name, "").strip().lower() or default
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} is one of {', '.join(choices)}, not {value!r}.")
+    return value
+
+
 DEBUG = env_bool("DEBUG")
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
@@ -397,7 +404,10 @@ BOT_ANSWER_BUDGET_SECONDS = env_float("BOT_ANSWER_BUDGET_SECONDS", 3)
 BOT_ANSWER_ATTEMPTS = env_int("BOT_ANSWER_ATTEMPTS", 5)
 BOT_CONFIDENCE_THRESHOLD = env_float("BOT_CONFIDENCE_THRESHOLD", 0.55)
 BOT_CONTEXT_MESSAGES = env_int("BOT_CONTEXT_MESSAGES", 6)
-# BLAS threads of the sentence encoder per process (0: the BLAS library's default, one per core).
+# The sentence encoder: "onnx" (the int8 model on ONNX Runtime, when installed) or "numpy"
+# (float32, the reference); knowledge/embedding.py.
+BOT_ENCODER = env_choice("BOT_ENCODER", "onnx", ("onnx", "numpy"))
+# Threads of the sentence encoder per process (0: the library's default, one per core).
 BOT_ENCODER_THREADS = env_int("BOT_ENCODER_THREADS", 1)
 BOT_LLM_URL = os.environ.get("BOT_LLM_URL", "")
 BOT_LLM_MODEL = os.environ.get("BOT_LLM_MODEL", "")

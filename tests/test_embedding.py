@@ -1,5 +1,5 @@
-"""The numpy sentence encoder (knowledge/embedding.py) and the bot's ranking with it
-(knowledge/semantic.py, `knowledge_rank`)."""
+"""The sentence encoders (knowledge/embedding.py: numpy's float32 reference, ONNX Runtime's
+int8 model) and the bot's ranking with them (knowledge/semantic.py, `knowledge_rank`)."""
 
 import shutil
 
@@ -40,18 +40,69 @@ def shop(alice):
     return entries
 
 
-def test_the_encoder_gives_the_models_published_similarities():
+onnx_installed = pytest.mark.skipif(
+    embedding.onnx_model_path() is None, reason="onnxruntime or the int8 model is not installed"
+)
+
+
+@pytest.mark.parametrize(
+    "runtime, tolerance",
+    [("numpy", 5e-4), pytest.param("onnx", 5e-3, marks=onnx_installed)],
+)
+def test_the_encoder_gives_the_models_published_similarities(runtime, tolerance):
     # sentence-transformers' documentation prints these for all-MiniLM-L6-v2 (its quickstart):
-    # 0.6660, 0.1046 and 0.1411.
-    vectors = embedding.encoder().encode(
+    # 0.6660, 0.1046 and 0.1411. The float32 reference gives them to the fourth decimal; the
+    # int8 weights to the third.
+    if runtime == "numpy":
+        model = embedding.Encoder(embedding.model_dir())
+    else:
+        model = embedding.OnnxEncoder(embedding.model_dir(), embedding.onnx_model_path())
+    vectors = model.encode(
         ["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium."]
     )
     assert vectors.shape == (3, 384) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     similarities = vectors @ vectors.T
-    assert similarities[0, 1] == pytest.approx(0.6660, abs=5e-4)
-    assert similarities[0, 2] == pytest.approx(0.1046, abs=5e-4)
-    assert similarities[1, 2] == pytest.approx(0.1411, abs=5e-4)
+    assert similarities[0, 1] == pytest.approx(0.6660, abs=tolerance)
+    assert similarities[0, 2] == pytest.approx(0.1046, abs=tolerance)
+    assert similarities[1, 2] == pytest.approx(0.1411, abs=tolerance)
+
+
+@onnx_installed
+def test_the_int8_encoder_runs_by_default_and_agrees_with_the_reference(settings, monkeypatch):
+    """BOT_ENCODER=onnx (the default) runs the int8 model when it is installed; its vectors are
+    the float32 reference's within a cosine of 0.995 each (0.998 at worst here, 0.999 on
+    average): vectors either made stay comparable, and the stored ones need not be remade.
+    BOT_ENCODER=numpy runs the reference."""
+    monkeypatch.setattr(embedding, "_encoder", None)
+    assert embedding.encoder().runtime == "onnx-int8"
+    texts = [text for pair in SHOP for text in pair] + [
+        "Hi", "Where do I put my coupon?", "can i make an apointment online",
+        "Do you sell shoes?", "word " * 300,
+    ]  # fmt: skip
+    fast = embedding.encoder().encode_many(texts)
+    reference = embedding.Encoder(embedding.model_dir()).encode_many(texts)
+    agreement = (fast * reference).sum(axis=1)
+    assert agreement.min() > 0.995 and agreement.mean() > 0.999, agreement
+
+    settings.BOT_ENCODER = "numpy"
+    monkeypatch.setattr(embedding, "_encoder", None)
+    assert embedding.encoder().runtime == "numpy"
+    assert np.allclose(embedding.encoder().encode(texts[:3]), reference[:3], atol=1e-5)
+
+
+@onnx_installed
+def test_an_int8_model_that_fails_its_check_leaves_full_text_search(tmp_path, monkeypatch):
+    changed = tmp_path / "model.onnx"
+    shutil.copy(embedding.onnx_model_path(), changed)
+    with changed.open("ab") as model:
+        model.write(b"\0")
+    monkeypatch.setattr(embedding, "onnx_model_path", lambda: changed)
+    monkeypatch.setattr(embedding, "_encoder", None)
+    monkeypatch.setattr(embedding, "_failed", None)
+    with pytest.raises(embedding.ModelUnavailable, match=r"int8 ONNX"):
+        embedding.encoder()
+    assert not semantic.enabled()
 
 
 def test_a_batch_encodes_each_text_as_alone():
