@@ -37,12 +37,7 @@ MESSAGES = [
 
 @pytest.fixture(scope="module")
 def server():
-    with harness.scratch_dir() as scratch:
-        env = harness.server_env(
-            f"sqlite:///{scratch / 'browser.sqlite3'}", STATIC_ROOT=str(scratch / "static")
-        )
-        harness.manage("migrate", "--noinput", "-v0", env=env)
-        harness.manage("collectstatic", "--noinput", "-v0", env=env)
+    with harness.site("browser") as env:
         key = harness.account_with_key(env, "browser-admin", superuser=True)
         with harness.Server(env, workers=2) as running:
             yield running, key

@@ -42,12 +42,7 @@ POLL_EVERY, POLL_TIMES = 1.5, 10
 
 @pytest.fixture(scope="module")
 def server():
-    with harness.scratch_dir() as scratch:
-        env = harness.server_env(
-            f"sqlite:///{scratch / 'inbox.sqlite3'}", STATIC_ROOT=str(scratch / "static")
-        )
-        harness.manage("migrate", "--noinput", "-v0", env=env)
-        harness.manage("collectstatic", "--noinput", "-v0", env=env)
+    with harness.site("inbox") as env:
         keys = {
             STAFF: harness.account_with_key(env, STAFF),
             OTHER: harness.account_with_key(env, OTHER),
