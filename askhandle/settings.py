@@ -402,7 +402,7 @@ TASKS = {
 BOT_ANSWER_BUDGET_SECONDS = env_float("BOT_ANSWER_BUDGET_SECONDS", 3)
 # Background answers: tries before a message is given up on (bot.services.answer_retry_delay).
 BOT_ANSWER_ATTEMPTS = env_int("BOT_ANSWER_ATTEMPTS", 5)
-BOT_CONFIDENCE_THRESHOLD = env_float("BOT_CONFIDENCE_THRESHOLD", 0.55)
+BOT_CONFIDENCE_THRESHOLD = env_float("BOT_CONFIDENCE_THRESHOLD", 0.80)
 BOT_CONTEXT_MESSAGES = env_int("BOT_CONTEXT_MESSAGES", 6)
 # The sentence encoder: "onnx" (the int8 model on ONNX Runtime, when installed) or "numpy"
 # (float32, the reference); knowledge/embedding.py.

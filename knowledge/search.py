@@ -56,10 +56,10 @@ UNKNOWN_WEIGHT = 1.5
 # lead over the second adds to its confidence (a clear winner is surer than one of several
 # close ones). Chosen on the knowledge bases of bench/kb/ by bench/bot_eval.py, whose
 # leave-one-base-out figures say what to expect of them on a base nobody tuned on (docs/bot.md).
-SEMANTIC_SHARE = 0.7
-COSINE_FLOOR = 0.1
-COSINE_CEILING = 0.9
-MARGIN_WEIGHT = 2.0
+SEMANTIC_SHARE = 0.5
+COSINE_FLOOR = 0.2
+COSINE_CEILING = 0.6
+MARGIN_WEIGHT = 3.0
 # Whether a short follow-up's sentence embedding is made of it together with its context (off:
 # of the follow-up alone; its context still counts through the words, `_lexical_matches`).
 CONTEXT_IN_QUERY = False
