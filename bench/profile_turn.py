@@ -5,7 +5,8 @@ bot rooms of bench/run.py's data, under cProfile, with the queries of one turn.
         .venv/bin/python bench/profile_turn.py [--turns 200] [--top 30]
 
 Run bench/run.py first (it seeds the data and writes bench/.last-key and bench/.chat-bodies.jsonl).
-Prints the mean wall time per turn, the SQL of one turn, and the functions by cumulative time.
+`--plain` profiles bench/run.py's `POST message` instead (one room, the bot off).
+Prints the mean wall time per turn (unprofiled, then profiled), the SQL of one turn, and the functions by cumulative time.
 """
 
 import argparse
@@ -26,6 +27,11 @@ def main():
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative, tottime")
     parser.add_argument("--save", help="also write the profile to this file (for pstats)")
+    parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="profile bench/run.py's `POST message` instead (one room, the bot off)",
+    )
     args = parser.parse_args()
     os.environ["DATABASE_URL"] = os.environ.get(
         "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/perfbench"
@@ -46,7 +52,10 @@ def main():
     from rest_framework.test import APIClient
 
     key = (BENCH / ".last-key").read_text().strip()
-    bodies = (BENCH / ".chat-bodies.jsonl").read_text().splitlines()
+    if args.plain:
+        bodies = [_plain_body(connection)]
+    else:
+        bodies = (BENCH / ".chat-bodies.jsonl").read_text().splitlines()
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
 
@@ -63,18 +72,37 @@ def main():
     print(f"Queries of one turn: {len(queries)}")
     for query in queries.captured_queries:
         print(f"  {query['time']}s  {query['sql'][:160]}")
+    started = time.perf_counter()
+    for index in range(args.turns):
+        turn(21 + index)
+    elapsed = time.perf_counter() - started
+    print(f"\n{args.turns} turns: {elapsed / args.turns * 1000:.2f} ms per turn (not profiled)")
     profile = cProfile.Profile()
     started = time.perf_counter()
     profile.enable()
     for index in range(args.turns):
-        turn(21 + index)
+        turn(21 + args.turns + index)
     profile.disable()
     elapsed = time.perf_counter() - started
-    print(f"\n{args.turns} turns: {elapsed / args.turns * 1000:.1f} ms per turn (profiled)")
+    print(f"{args.turns} turns: {elapsed / args.turns * 1000:.2f} ms per turn (profiled)")
     pstats.Stats(profile).sort_stats(args.sort).print_stats(args.top)
     if args.save:
         profile.dump_stats(args.save)
     run.chat_reset(os.environ["DATABASE_URL"], _busy_id(connection))
+
+
+def _plain_body(connection):
+    """bench/run.py's `POST message`: to the busy account's oldest room (its bot off)."""
+    import json
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT r.uuid FROM rooms_room r JOIN accounts_user u ON u.id = r.account_id "
+            "WHERE u.username = 'busy' AND r.label LIKE 'room-%%' AND NOT r.is_bot_use "
+            "ORDER BY r.created_at LIMIT 1"
+        )
+        room = cursor.fetchone()[0]
+    return json.dumps({"room": {"uuid": str(room)}, "body": "How much is it?", "nickname": "B"})
 
 
 def _busy_id(connection):

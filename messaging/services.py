@@ -2,6 +2,7 @@ from django.db import connection, transaction
 
 from accounts.models import User
 from accounts.services import account_ownership_check
+from askhandle.api.sql import select_rows
 
 from .models import Message
 from .reactions import Answering, message_reactions
@@ -42,7 +43,7 @@ def message_create(*, account: User, room, answer: Answering | str, **fields) ->
         if connection.vendor == "postgresql":
             # One message of a room at a time: ids then follow the order of the commits within
             # the room, which `?after=` relies on (messaging.filters). SQLite has one writer.
-            list(type(room)._default_manager.select_for_update().filter(pk=room.pk).values("pk"))
+            select_rows(type(room), ["pk"], for_update=True, pk=room.pk)
         message = Message.objects.create(account=account, room=room, **fields)
         message_reactions.run(message=message, answer=answer)
     return message

@@ -1,3 +1,4 @@
+import json
 import threading
 
 import pytest
@@ -207,6 +208,37 @@ def test_each_event_records_one_delivery_per_matching_subscription(alice, bob, r
     assert counts == {"chat.added": 1, "lead.added": 1, "message.added": 2, "chat.handed_off": 0}
     assert not Delivery.objects.filter(webhook__account=bob.user).exists()
     assert Event.objects.get(type="chat.added").data["uuid"] == room["uuid"]
+
+
+def test_events_render_each_object_as_a_serializer_of_its_own_would(alice, bob):
+    """webhooks.events renders every event of a type with one serializer made once per process;
+    each object still reads exactly as a new serializer (the API's) renders it, whatever that
+    serializer rendered before: a room, a lead, messages, a keyword notification, a hand-off."""
+    from django.utils.module_loading import import_string
+    from rest_framework.renderers import JSONRenderer
+
+    from webhooks.events import SERIALIZERS, event_render
+
+    for account in (alice, bob, alice):
+        account.client.post("/api/v1/keywords/", {"keyword": "gift wrapping"}, format="json")
+        room = account.client.post("/api/v1/rooms/").json()  # the bot on, nothing to answer from
+        account.client.post("/api/v1/leads/", {"email": "v@example.com"}, format="json")
+        post_message(account, account.user.rooms.get(uuid=room["uuid"]), "Any gift wrapping?")
+    rendered = {}
+    for event_type, path in SERIALIZERS.items():  # one type after another, both accounts' objects
+        serializer_class = import_string(path)
+        for instance in serializer_class.Meta.model.objects.order_by("pk"):
+            fresh = json.loads(JSONRenderer().render(serializer_class(instance).data))
+            assert event_render(event_type, instance) == fresh
+            rendered[event_type] = rendered.get(event_type, 0) + 1
+    # Each type rendered for several objects of both accounts (the bot's answer is a message).
+    assert rendered == {
+        "chat.added": 3,
+        "lead.added": 3,
+        "message.added": 6,
+        "keyword_notification.added": 3,
+        "chat.handed_off": 3,
+    }
 
 
 def test_without_subscriptions_events_are_logged_and_nothing_is_delivered(alice):
