@@ -6,7 +6,8 @@ bot rooms of bench/run.py's data, under cProfile, with the queries of one turn.
 
 Run bench/run.py first (it seeds the data and writes bench/.last-key and bench/.chat-bodies.jsonl).
 `--plain` profiles bench/run.py's `POST message` instead (one room, the bot off).
-Prints the mean wall time per turn (unprofiled, then profiled), the SQL of one turn, and the functions by cumulative time.
+Prints the mean wall time per turn (unprofiled, then profiled), the SQL of one turn, and the
+functions by cumulative time.
 """
 
 import argparse

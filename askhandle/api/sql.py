@@ -2,9 +2,10 @@
 
 Django's SQL compiler takes about a millisecond of Python per query for lookups PostgreSQL answers
 in a tenth of that (docs/performance.md): on every message create, the room named in the payload,
-its lock, the account's webhook subscriptions and its keywords. These helpers send the statement the ORM
-would, built once from the models' own fields, with the values prepared and the rows converted as
-the ORM does. tests/test_sql.py holds them equal to the ORM's querysets on SQLite and PostgreSQL.
+its lock, the account's webhook subscriptions and its keywords. These helpers send the statement
+the ORM would, built once from the models' own fields, with the values prepared and the rows
+converted as the ORM does. tests/test_sql.py holds them equal to the ORM's querysets on SQLite
+and PostgreSQL.
 """
 
 import functools
