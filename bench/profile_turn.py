@@ -12,6 +12,7 @@ functions by cumulative time.
 
 import argparse
 import cProfile
+import json
 import os
 import pstats
 import sys
@@ -94,8 +95,6 @@ def main():
 
 def _plain_body(connection):
     """bench/run.py's `POST message`: to the busy account's oldest room (its bot off)."""
-    import json
-
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT r.uuid FROM rooms_room r JOIN accounts_user u ON u.id = r.account_id "
