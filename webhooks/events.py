@@ -24,7 +24,7 @@ def event_serializer(event: str):
     Making a serializer builds its fields (about 0.2 ms for a message, most of an event's
     rendering; docs/performance.md). Rendering reads only the instance: no request, no context
     (those serve input), so one serializer renders every instance exactly as a new one would
-    (tests/test_events.py holds the two equal). Its fields are built on first use; two threads
+    (tests/test_webhooks.py holds the two equal). Its fields are built on first use; two threads
     racing there each build the same fields.
     """
     return import_string(SERIALIZERS[event])()
