@@ -51,8 +51,11 @@ def handoff_message(account_id: int) -> str:
 
 
 def room_history(message: Message) -> list[Message]:
-    """The messages before this one in its room, oldest first (at most BOT_CONTEXT_MESSAGES)."""
-    previous = Message.objects.filter(room_id=message.room_id, pk__lt=message.pk).order_by("-pk")
+    """The messages before this one in its room, oldest first (at most BOT_CONTEXT_MESSAGES);
+    for a message not yet written (bot.reactions.bot_ranked), the room's latest."""
+    previous = Message.objects.filter(room_id=message.room_id).order_by("-pk")
+    if message.pk is not None:
+        previous = previous.filter(pk__lt=message.pk)
     return list(reversed(previous[: settings.BOT_CONTEXT_MESSAGES]))
 
 

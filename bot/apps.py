@@ -9,9 +9,9 @@ class BotConfig(AppConfig):
         from messaging.reactions import message_reactions
         from rooms.services import room_greetings
 
-        from .reactions import bot_answer, bot_quiet
+        from .reactions import bot_answer, bot_quiet, bot_ranked
         from .services import account_greeting
 
         message_reactions.register("bot_quiet", bot_quiet)
-        message_reactions.register("bot_answer", bot_answer)
+        message_reactions.register("bot_answer", bot_answer, prepare=bot_ranked)
         room_greetings.register(account_greeting)

@@ -15,7 +15,7 @@ from django_tasks import default_task_backend
 from messaging.models import Message
 from messaging.reactions import Answering, is_person_reply
 
-from .answerers import builtin_answer, llm_answer, room_history
+from .answerers import Answer, builtin_answer, llm_answer, room_history
 from .llm import LlmError, LlmTimeout, llm_enabled
 from .services import message_answer_apply, room_person_replied
 from .tasks import message_answer_complete
@@ -31,21 +31,35 @@ def bot_quiet(*, message: Message, answer: Answering) -> None:
         room_person_replied(room=message.room)
 
 
-def bot_answer(*, message: Message, answer: Answering) -> None:
+def bot_ranked(*, account, room, answer: Answering, fields: dict) -> Answer | None:
+    """bot_answer's prepare: the built-in answer to a visitor message the bot will answer now
+    (no LLM), ranked before the message is written, so the ranking (the visitor's text encoded,
+    the account's knowledge searched) holds none of the message's locks. None when the bot does
+    not answer now."""
+    if answer == Answering.NONE or fields.get("is_support_sender") or not room.is_bot_use:
+        return None
+    if llm_enabled():
+        return None
+    return builtin_answer(Message(account=account, room=room, **fields))
+
+
+def bot_answer(*, message: Message, answer: Answering, prepared: Answer | None) -> None:
     """Called in the transaction that records a message (see `message_create`).
 
-    The built-in answerer answers at once, in that transaction. With an LLM configured, a task
-    to answer in the background is enqueued in the same transaction (so the message is never left
-    unanswered). With `Answering.INLINE` the task is deferred by the answer budget and, after the
-    commit, the model is asked within what is left of it; whichever of the two answers first is
-    kept. With `Answering.BACKGROUND` the task is due at once and nobody waits for the model.
-    `Answering.NONE` (the bot's own answer) sets off nothing.
+    The built-in answerer answers at once, in that transaction, with the answer ranked before it
+    (`bot_ranked`). With an LLM configured, a task to answer in the background is enqueued in
+    the same transaction (so the message is never left unanswered). With `Answering.INLINE` the
+    task is deferred by the answer budget and, after the commit, the model is asked within what
+    is left of it; whichever of the two answers first is kept. With `Answering.BACKGROUND` the
+    task is due at once and nobody waits for the model. `Answering.NONE` (the bot's own answer)
+    sets off nothing.
     """
     if answer == Answering.NONE or message.is_support_sender or not message.room.is_bot_use:
         return
     if not llm_enabled():
         # In this transaction, which fails whole if storing the answer fails: no savepoint.
-        message_answer_apply(message=message, answer=builtin_answer(message), savepoint=False)
+        ranked = builtin_answer(message) if prepared is None else prepared
+        message_answer_apply(message=message, answer=ranked, savepoint=False)
         return
     budget = settings.BOT_ANSWER_BUDGET_SECONDS
     inline = answer == Answering.INLINE

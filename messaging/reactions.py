@@ -26,6 +26,15 @@ directly.
 A reaction is called as `reaction(message=message, answer=answer)`: it receives the new message
 (instance, in the transaction that created it) and how the bot is to answer it (`Answering`), and
 never imports messaging's services back.
+
+Work that only reads (the bot's ranking of the account's knowledge, tens of milliseconds) may be
+done before the message is written: a reaction registered with
+`prepare=function(account=..., room=..., answer=..., fields=...)` has that function run by
+`message_create` before its transaction, and gets its result as `prepared=`. On PostgreSQL one
+account's messages are written one at a time from their insert to their commit (the day's count
+row, the event log's order), so what runs inside that stretch is paid once per message for the
+whole account (docs/performance.md, "One account's chat turns"). A prepare reads what is
+committed when the message is sent, as the same read inside the transaction would a moment later.
 """
 
 import enum
@@ -56,6 +65,7 @@ class Answering(enum.StrEnum):
 
 
 Reaction = Callable[..., None]
+Prepare = Callable[..., object]
 
 ORDER = (
     "lead_capture",
@@ -73,8 +83,9 @@ class MessageReactions:
     def __init__(self, order: tuple[str, ...]):
         self.order = order
         self._reactions: dict[str, Reaction] = {}
+        self._prepares: dict[str, Prepare] = {}
 
-    def register(self, name: str, reaction: Reaction) -> None:
+    def register(self, name: str, reaction: Reaction, *, prepare: Prepare | None = None) -> None:
         if name not in self.order:
             raise ImproperlyConfigured(
                 f"Message reaction {name!r} is not declared in messaging.reactions.ORDER."
@@ -82,6 +93,8 @@ class MessageReactions:
         if name in self._reactions:
             raise ImproperlyConfigured(f"Message reaction {name!r} is registered twice.")
         self._reactions[name] = reaction
+        if prepare is not None:
+            self._prepares[name] = prepare
 
     def missing(self) -> list[str]:
         return [name for name in self.order if name not in self._reactions]
@@ -92,9 +105,23 @@ class MessageReactions:
             raise ImproperlyConfigured(f"Message reactions not registered: {', '.join(missing)}.")
         return [(name, self._reactions[name]) for name in self.order]
 
-    def run(self, *, message: Message, answer: Answering) -> None:
-        for _name, reaction in self.reactions():
-            reaction(message=message, answer=answer)
+    def prepare(self, *, account, room, answer: Answering, fields: dict) -> dict[str, object]:
+        """What the reactions read before a message of `fields` is written in `room` (see the
+        module docstring); hand the result to `run`."""
+        return {
+            name: prepare(account=account, room=room, answer=answer, fields=fields)
+            for name, prepare in self._prepares.items()
+        }
+
+    def run(self, *, message: Message, answer: Answering, prepared: dict | None = None) -> None:
+        """Each reaction in order; one registered with a prepare also gets what it read, from
+        `prepared` (`prepare()`'s result)."""
+        prepared = {} if prepared is None else prepared
+        for name, reaction in self.reactions():
+            if name in self._prepares:
+                reaction(message=message, answer=answer, prepared=prepared[name])
+            else:
+                reaction(message=message, answer=answer)
 
 
 message_reactions = MessageReactions(ORDER)

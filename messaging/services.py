@@ -34,18 +34,20 @@ def message_create(*, account: User, room, answer: Answering | str, **fields) ->
     layers, so it is not imported here.
     """
     answer = Answering(answer)
+    account_ownership_check(account=account, instance=room)
+    # Before the transaction: what the reactions only read (see messaging.reactions).
+    prepared = message_reactions.prepare(account=account, room=room, answer=answer, fields=fields)
     # The bot's own answer (`Answering.NONE`) is recorded inside the transaction of the answer
     # it stores (bot.services.message_answer_apply), which stands or falls whole: a savepoint of
     # its own would only cost two statements in every chat turn. Any other message may be
     # created inside a caller's transaction that goes on if it fails, so it keeps its savepoint.
     with transaction.atomic(savepoint=answer != Answering.NONE):
-        account_ownership_check(account=account, instance=room)
         if connection.vendor == "postgresql":
             # One message of a room at a time: ids then follow the order of the commits within
             # the room, which `?after=` relies on (messaging.filters). SQLite has one writer.
             select_rows(type(room), ["pk"], for_update=True, pk=room.pk)
         message = Message.objects.create(account=account, room=room, **fields)
-        message_reactions.run(message=message, answer=answer)
+        message_reactions.run(message=message, answer=answer, prepared=prepared)
     return message
 
 

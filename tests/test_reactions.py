@@ -6,14 +6,16 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import connection, transaction
 from django_tasks_db.models import DBTaskResult
 
 from accounts.services import OtherAccountError
+from bot import answerers
 from bot import reactions as bot_reactions
 from knowledge.models import KnowledgeEntry
 from messaging import reactions
@@ -93,9 +95,9 @@ def bot_calls(monkeypatch):
     calls = []
     real = message_reactions._reactions["bot_answer"]
 
-    def recording(*, message, answer):
+    def recording(*, message, answer, prepared):
         calls.append((message.is_support_sender, answer))
-        return real(message=message, answer=answer)
+        return real(message=message, answer=answer, prepared=prepared)
 
     monkeypatch.setitem(message_reactions._reactions, "bot_answer", recording)
     return calls
@@ -203,7 +205,7 @@ def test_the_checks_hold_under_python_dash_o():
 
         assert False, "asserts are on"  # removed by -O: execution goes on
         django.setup()
-        from django.db import transaction
+        from django.db import connection, transaction
 
         from accounts.models import User
         from accounts.services import OtherAccountError
@@ -242,3 +244,99 @@ def test_the_checks_hold_under_python_dash_o():
         timeout=120,
     )
     assert (result.returncode, result.stdout.strip()) == (0, "checked 1"), result.stderr
+
+
+def test_a_prepare_reads_before_the_message_and_its_reaction_gets_what_it_read():
+    calls = []
+    registry = MessageReactions(("first", "second"))
+    registry.register("first", lambda *, message, answer: calls.append(("first", message)))
+    registry.register(
+        "second",
+        lambda *, message, answer, prepared: calls.append(("second", message, prepared)),
+        prepare=lambda *, account, room, answer, fields: (account, fields["body"]),
+    )
+    prepared = registry.prepare(
+        account="a", room="r", answer=Answering.INLINE, fields={"body": "b"}
+    )
+    assert prepared == {"second": ("a", "b")}
+    registry.run(message="m", answer=Answering.INLINE, prepared=prepared)
+    assert calls == [("first", "m"), ("second", "m", ("a", "b"))]
+
+
+@pytest.fixture
+def rankings(monkeypatch):
+    """Each ranking of the bot, as the number of messages in the room when it ranked; and an
+    event each ranking waits on (set: no wait)."""
+    seen, go = [], threading.Event()
+    go.set()
+    real = answerers.knowledge_rank
+
+    def ranking(**kwargs):
+        seen.append(Message.objects.filter(account_id=kwargs["account_id"]).count())
+        assert go.wait(10)
+        return real(**kwargs)
+
+    monkeypatch.setattr(answerers, "knowledge_rank", ranking)
+    return seen, go
+
+
+def test_the_bot_ranks_before_the_message_is_written(alice, bot_room, rankings):
+    """The ranking (the visitor's text encoded, the knowledge searched) holds none of the
+    message's locks: it is done before the message's transaction (`bot_ranked`)."""
+    seen, _ = rankings
+    response = alice.client.post(
+        "/api/v1/messages/",
+        {"room": str(bot_room.uuid), "body": "How long does shipping take?"},
+        format="json",
+    )
+    assert (response.status_code, response.json()["support_answer"]) == (201, SHIPPING)
+    assert seen == [0]  # ranked once, with the visitor's message not yet written
+    assert bot_room.messages.count() == 2
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has one writer at a time")
+@pytest.mark.django_db(transaction=True)
+def test_one_accounts_other_rooms_do_not_wait_while_the_bot_ranks(alice, bot_room, rankings):
+    """On PostgreSQL one account's messages are written one at a time from their insert to their
+    commit; a chat turn's ranking is outside that stretch, so while one room's turn ranks, a
+    message to another room of the account is written and committed."""
+    seen, go = rankings
+    go.clear()
+    other_room = RoomFactory(account=alice.user)
+    errors, written = [], threading.Event()
+
+    def turn():
+        try:
+            message_create(
+                account=alice.user, room=bot_room, answer="inline", body="How long is shipping?"
+            )
+        except Exception as error:  # reported by the assertion below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def other():
+        try:
+            message_create(account=alice.user, room=other_room, answer="inline", body="Hello")
+            written.set()
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    turning, writing = threading.Thread(target=turn), threading.Thread(target=other)
+    turning.start()
+    try:
+        while not seen:  # the turn is ranking
+            assert turning.is_alive()
+            written.wait(0.01)
+        writing.start()
+        assert written.wait(5), "the other room's message waited for the ranking"
+    finally:
+        go.set()
+        turning.join(10)
+        if writing.ident is not None:  # started
+            writing.join(10)
+    assert errors == []
+    assert bot_room.messages.filter(is_support_sender=True).get().body == SHIPPING
+    assert other_room.messages.get().body == "Hello"
