@@ -115,11 +115,12 @@ class MessageReactions:
 
     def run(self, *, message: Message, answer: Answering, prepared: dict | None = None) -> None:
         """Each reaction in order; one registered with a prepare also gets what it read, from
-        `prepared` (`prepare()`'s result)."""
+        `prepared` (`prepare()`'s result), or None if it was not prepared: then it reads for
+        itself, in the transaction."""
         prepared = {} if prepared is None else prepared
         for name, reaction in self.reactions():
             if name in self._prepares:
-                reaction(message=message, answer=answer, prepared=prepared[name])
+                reaction(message=message, answer=answer, prepared=prepared.get(name))
             else:
                 reaction(message=message, answer=answer)
 

@@ -260,7 +260,13 @@ def test_a_prepare_reads_before_the_message_and_its_reaction_gets_what_it_read()
     )
     assert prepared == {"second": ("a", "b")}
     registry.run(message="m", answer=Answering.INLINE, prepared=prepared)
-    assert calls == [("first", "m"), ("second", "m", ("a", "b"))]
+    registry.run(message="n", answer=Answering.INLINE)  # not prepared: the reaction reads itself
+    assert calls == [
+        ("first", "m"),
+        ("second", "m", ("a", "b")),
+        ("first", "n"),
+        ("second", "n", None),
+    ]
 
 
 @pytest.fixture
