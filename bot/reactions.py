@@ -31,14 +31,19 @@ def bot_quiet(*, message: Message, answer: Answering) -> None:
         room_person_replied(room=message.room)
 
 
+def bot_answers(*, answer: Answering, room, support: bool) -> bool:
+    """Whether the bot answers a message: a visitor's, in a room where the bot is on, not the
+    bot's own answer."""
+    return answer != Answering.NONE and not support and room.is_bot_use
+
+
 def bot_ranked(*, account, room, answer: Answering, fields: dict) -> Answer | None:
     """bot_answer's prepare: the built-in answer to a visitor message the bot will answer now
     (no LLM), ranked before the message is written, so the ranking (the visitor's text encoded,
     the account's knowledge searched) holds none of the message's locks. None when the bot does
     not answer now."""
-    if answer == Answering.NONE or fields.get("is_support_sender") or not room.is_bot_use:
-        return None
-    if llm_enabled():
+    support = bool(fields.get("is_support_sender"))
+    if not bot_answers(answer=answer, room=room, support=support) or llm_enabled():
         return None
     return builtin_answer(Message(account=account, room=room, **fields))
 
@@ -54,7 +59,7 @@ def bot_answer(*, message: Message, answer: Answering, prepared: Answer | None) 
     task is due at once and nobody waits for the model. `Answering.NONE` (the bot's own answer)
     sets off nothing.
     """
-    if answer == Answering.NONE or message.is_support_sender or not message.room.is_bot_use:
+    if not bot_answers(answer=answer, room=message.room, support=message.is_support_sender):
         return
     if not llm_enabled():
         # In this transaction, which fails whole if storing the answer fails: no savepoint.

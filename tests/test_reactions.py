@@ -25,6 +25,7 @@ from messaging.services import message_create
 from webhooks.models import Event, EventType
 from webhooks.services import event_emit, webhook_create
 
+from .concurrency import _closing
 from .factories import RoomFactory
 
 SHIPPING = "Standard shipping takes 3 to 5 business days."
@@ -205,7 +206,7 @@ def test_the_checks_hold_under_python_dash_o():
 
         assert False, "asserts are on"  # removed by -O: execution goes on
         django.setup()
-        from django.db import connection, transaction
+        from django.db import transaction
 
         from accounts.models import User
         from accounts.services import OtherAccountError
@@ -271,7 +272,7 @@ def test_a_prepare_reads_before_the_message_and_its_reaction_gets_what_it_read()
 
 @pytest.fixture
 def rankings(monkeypatch):
-    """Each ranking of the bot, as the number of messages in the room when it ranked; and an
+    """Each ranking of the bot, as the number of the account's messages when it ranked; and an
     event each ranking waits on (set: no wait)."""
     seen, go = [], threading.Event()
     go.set()
@@ -312,30 +313,22 @@ def test_one_accounts_other_rooms_do_not_wait_while_the_bot_ranks(alice, bot_roo
     errors, written = [], threading.Event()
 
     def turn():
-        try:
-            message_create(
-                account=alice.user, room=bot_room, answer="inline", body="How long is shipping?"
-            )
-        except Exception as error:  # reported by the assertion below
-            errors.append(error)
-        finally:
-            connection.close()
+        message_create(
+            account=alice.user, room=bot_room, answer="inline", body="How long is shipping?"
+        )
 
     def other():
-        try:
-            message_create(account=alice.user, room=other_room, answer="inline", body="Hello")
-            written.set()
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
+        message_create(account=alice.user, room=other_room, answer="inline", body="Hello")
+        written.set()
 
-    turning, writing = threading.Thread(target=turn), threading.Thread(target=other)
+    # Each on a connection of its own; what they raise is in `errors`.
+    turning = threading.Thread(target=_closing, args=(errors, turn))
+    writing = threading.Thread(target=_closing, args=(errors, other))
     turning.start()
     try:
-        while not seen:  # the turn is ranking
-            assert turning.is_alive()
-            written.wait(0.01)
+        while not seen:  # until the turn is ranking
+            assert turning.is_alive(), errors
+            turning.join(0.01)
         writing.start()
         assert written.wait(5), "the other room's message waited for the ranking"
     finally:
