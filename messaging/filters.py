@@ -32,9 +32,10 @@ class MessageFilter(django_filters.FilterSet):
         return queryset.filter(room=Subquery(rooms.filter(uuid=value).values("id")))
 
     def filter_after(self, queryset, name, value):
-        # Messages of a room are added one at a time (messaging.services.message_create locks the
-        # room on PostgreSQL; SQLite has one writer): ids follow the order they were committed
-        # in, so nothing committed later can have a smaller id than one already seen.
+        # Messages of a room are added one at a time (on PostgreSQL the insert locks the room
+        # before the row takes its id: messaging/migrations/0006; SQLite has one writer): ids
+        # follow the order they were committed in, so nothing committed later can have a smaller
+        # id than one already seen.
         after = Message.objects.filter(account=self.request.user, uuid=value).values(
             "id", "room_id"
         )

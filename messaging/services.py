@@ -1,8 +1,7 @@
-from django.db import connection, transaction
+from django.db import transaction
 
 from accounts.models import User
 from accounts.services import account_ownership_check
-from askhandle.api.sql import select_rows
 
 from .models import Message
 from .reactions import Answering, message_reactions
@@ -42,10 +41,10 @@ def message_create(*, account: User, room, answer: Answering | str, **fields) ->
     # its own would only cost two statements in every chat turn. Any other message may be
     # created inside a caller's transaction that goes on if it fails, so it keeps its savepoint.
     with transaction.atomic(savepoint=answer != Answering.NONE):
-        if connection.vendor == "postgresql":
-            # One message of a room at a time: ids then follow the order of the commits within
-            # the room, which `?after=` relies on (messaging.filters). SQLite has one writer.
-            select_rows(type(room), ["pk"], for_update=True, pk=room.pk)
+        # On PostgreSQL the insert locks the room first (a trigger, messaging/migrations/0006):
+        # one message of a room at a time, from its insert to its commit, so that ids follow the
+        # order of the commits within the room, which `?after=` relies on (messaging.filters).
+        # SQLite has one writer.
         message = Message.objects.create(account=account, room=room, **fields)
         message_reactions.run(message=message, answer=answer, prepared=prepared)
     return message

@@ -2,9 +2,6 @@
 
 import uuid
 
-import psycopg
-import pytest
-from django.db import connection, transaction
 from django.utils import timezone
 
 from askhandle.api.sql import select_one, select_rows
@@ -85,36 +82,3 @@ def test_select_rows_converts_values_as_the_orm(alice):
     assert select_rows(Webhook, columns, account_id=alice.user.pk) == list(
         Webhook.objects.filter(pk=hook.pk).values_list(*columns)
     )
-
-
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no row locks")
-@pytest.mark.django_db(transaction=True)
-def test_select_rows_for_update_locks_the_rows_until_the_transaction_ends(alice, bob):
-    """`for_update` is the ORM's select_for_update(): what message_create locks a room with (its
-    messages' ids then follow their commits, messaging.filters)."""
-    from messaging.services import message_create
-
-    room, other = RoomFactory(account=alice.user), RoomFactory(account=bob.user)
-    params = connection.get_connection_params()
-    dsn = psycopg.conninfo.make_conninfo(
-        dbname=params["dbname"], user=params.get("user"), host=params.get("host"),
-        port=params.get("port"), password=params.get("password"),
-    )  # fmt: skip
-    lock = "SELECT id FROM rooms_room WHERE id = %s FOR UPDATE NOWAIT"
-
-    def locked_elsewhere(pk):
-        with psycopg.connect(dsn) as elsewhere:
-            try:
-                elsewhere.execute(lock, [pk])
-            except psycopg.errors.LockNotAvailable:
-                return True
-            return False
-
-    with transaction.atomic():
-        assert select_rows(Room, ["uuid"], for_update=True, pk=room.pk) == [(room.uuid,)]
-        assert locked_elsewhere(room.pk) and not locked_elsewhere(other.pk)
-    assert not locked_elsewhere(room.pk)
-    with transaction.atomic():
-        message_create(account=alice.user, room=room, answer="background", body="Hi")
-        assert locked_elsewhere(room.pk) and not locked_elsewhere(other.pk)
-    assert not locked_elsewhere(room.pk)

@@ -2,7 +2,7 @@
 
 Django's SQL compiler takes about a millisecond of Python per query for lookups PostgreSQL answers
 in a tenth of that (docs/performance.md): on every message create, the room named in the payload,
-its lock, the account's webhook subscriptions and its keywords. These helpers send the statement
+the account's webhook subscriptions and its keywords. These helpers send the statement
 the ORM would, built once from the models' own fields, with the values prepared and the rows
 converted as the ORM does. tests/test_sql.py holds them equal to the ORM's querysets on SQLite
 and PostgreSQL.
@@ -14,9 +14,7 @@ from django.db import connections, router
 
 
 @functools.cache
-def _statement(
-    alias: str, model, columns: tuple[str, ...], names: tuple[str, ...], limit, for_update: bool
-):
+def _statement(alias: str, model, columns: tuple[str, ...], names: tuple[str, ...], limit):
     connection = connections[alias]
     quote = connection.ops.quote_name
     meta = model._meta
@@ -28,8 +26,6 @@ def _statement(
     )
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
-    if for_update and connection.features.has_select_for_update:
-        sql += " FOR UPDATE"
     return sql, db_converters(connection, fields)
 
 
@@ -59,13 +55,11 @@ def convert_row(row, converters, connection) -> list:
     return row
 
 
-def select_rows(model, columns, *, limit=None, for_update=False, **equals) -> list[tuple]:
-    """`model.objects.filter(**equals).values_list(*columns)[:limit]`, unordered; with
-    `for_update`, `.select_for_update()` (the rows locked until the transaction ends, where the
-    database has row locks: not SQLite, which has one writer at a time)."""
-    alias = (router.db_for_write if for_update else router.db_for_read)(model)
+def select_rows(model, columns, *, limit=None, **equals) -> list[tuple]:
+    """`model.objects.filter(**equals).values_list(*columns)[:limit]`, unordered."""
+    alias = router.db_for_read(model)
     connection = connections[alias]
-    sql, converters = _statement(alias, model, tuple(columns), tuple(equals), limit, for_update)
+    sql, converters = _statement(alias, model, tuple(columns), tuple(equals), limit)
     params = [
         _field(model._meta, name).get_db_prep_value(value, connection)
         for name, value in equals.items()
