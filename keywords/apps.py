@@ -8,6 +8,6 @@ class KeywordsConfig(AppConfig):
     def ready(self):
         from messaging.reactions import message_reactions
 
-        from .reactions import keyword_notify
+        from .reactions import keyword_notify, keywords_mentioned
 
-        message_reactions.register("keyword_notify", keyword_notify)
+        message_reactions.register("keyword_notify", keyword_notify, prepare=keywords_mentioned)

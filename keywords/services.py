@@ -45,27 +45,37 @@ def keyword_save(*, keyword: Keyword) -> Keyword:
     return keyword
 
 
-def keyword_notifications_record(*, message: Message) -> list[KeywordNotification]:
-    """One notification per keyword of the account found in a visitor message, for at most
-    KEYWORD_NOTIFICATIONS_PER_MESSAGE keywords: the first ones the message mentions (in the
+def keywords_found(*, account_id: int, body: str, is_support_sender: bool) -> list[str]:
+    """The account's keywords (as the account wrote them) that a message of this body mentions,
+    for at most KEYWORD_NOTIFICATIONS_PER_MESSAGE of them: the first ones it mentions (in the
     order of their first occurrence); the others make none, so one message's work (rows,
-    events, deliveries) stays bounded however many keywords the account has."""
-    if message.is_support_sender:
+    events, deliveries) stays bounded however many keywords the account has. None for a support
+    message. Only reads: message_create asks it before its transaction (keywords.reactions)."""
+    if is_support_sender:
         return []
-    keywords = dict(select_rows(Keyword, ["normalized", "keyword"], account_id=message.account_id))
+    keywords = dict(select_rows(Keyword, ["normalized", "keyword"], account_id=account_id))
     if not keywords:
         return []
-    found = keywords_matching(
-        message.body, keywords, limit=settings.KEYWORD_NOTIFICATIONS_PER_MESSAGE
-    )
+    found = keywords_matching(body, keywords, limit=settings.KEYWORD_NOTIFICATIONS_PER_MESSAGE)
+    return [keywords[normalized] for normalized in found]
+
+
+def keyword_notifications_record(
+    *, message: Message, found: list[str] | None = None
+) -> list[KeywordNotification]:
+    """One notification per keyword of the account found in a visitor message (`keywords_found`;
+    `found` is its answer when it was asked already, for this message's body)."""
+    if found is None:
+        found = keywords_found(
+            account_id=message.account_id,
+            body=message.body,
+            is_support_sender=message.is_support_sender,
+        )
     notifications = [
         KeywordNotification.objects.create(
-            account_id=message.account_id,
-            keyword=keywords[normalized],
-            message=message,
-            room=message.room,
+            account_id=message.account_id, keyword=keyword, message=message, room=message.room
         )
-        for normalized in found
+        for keyword in found
     ]
     for notification in notifications:
         event_emit(

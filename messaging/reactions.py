@@ -27,13 +27,15 @@ A reaction is called as `reaction(message=message, answer=answer)`: it receives 
 (instance, in the transaction that created it) and how the bot is to answer it (`Answering`), and
 never imports messaging's services back.
 
-Work that only reads (the bot's ranking of the account's knowledge, tens of milliseconds) may be
-done before the message is written: a reaction registered with
+Work that only reads (the bot's ranking of the account's knowledge, tens of milliseconds; the
+keywords the message mentions; the subscriptions its event goes to) may be done before the
+message is written: a reaction registered with
 `prepare=function(account=..., room=..., answer=..., fields=...)` has that function run by
 `message_create` before its transaction, and gets its result as `prepared=`. On PostgreSQL one
-account's messages are written one at a time from their insert to their commit (the day's count
-row, the event log's order), so what runs inside that stretch is paid once per message for the
-whole account (docs/performance.md, "One account's chat turns"). A prepare reads what is
+room's messages are written one at a time from their insert to their commit (the room's lock, for
+the order of its ids), and so are one account's (the day's count row, the event log's order), so
+what runs inside that stretch is paid once per message for the whole room or account
+(docs/performance.md, "One account's chat turns", "One room's messages"). A prepare reads what is
 committed when the message is sent, as the same read inside the transaction would a moment later.
 """
 
@@ -45,7 +47,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Subquery
 
 from webhooks.models import EventType
-from webhooks.services import event_emit
+from webhooks.services import event_emit, webhooks_subscribed
 
 from .models import Message
 
@@ -128,9 +130,20 @@ class MessageReactions:
 message_reactions = MessageReactions(ORDER)
 
 
-def webhook_emit(*, message: Message, answer: Answering) -> None:
+def webhook_subscriptions(*, account, room, answer: Answering, fields: dict) -> list[int]:
+    """webhook_emit's prepare: the account's subscriptions to `message.added`, read before the
+    message is written (out of its room's locked stretch)."""
+    return webhooks_subscribed(account_id=account.pk, event=EventType.MESSAGE_ADDED)
+
+
+def webhook_emit(*, message: Message, answer: Answering, prepared: list[int] | None) -> None:
     """Messaging's own reaction: the `message.added` event, for every message (the bot's too)."""
-    event_emit(account=message.account, event=EventType.MESSAGE_ADDED, instance=message)
+    event_emit(
+        account=message.account,
+        event=EventType.MESSAGE_ADDED,
+        instance=message,
+        webhooks=prepared,
+    )
 
 
 def is_person_reply(*, message: Message, answer: Answering) -> bool:
@@ -164,7 +177,7 @@ def reply_answer(*, message: Message, answer: Answering) -> None:
     ).update(support_answer=message.body)
 
 
-message_reactions.register("webhook_emit", webhook_emit)
+message_reactions.register("webhook_emit", webhook_emit, prepare=webhook_subscriptions)
 message_reactions.register("reply_answer", reply_answer)
 
 

@@ -41,9 +41,16 @@ def secret_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def event_emit(*, account: User, event: str, instance) -> Event:
+def webhooks_subscribed(*, account_id: int, event: str) -> list[int]:
+    """The ids of the account's active subscriptions to `event`."""
+    rows = select_rows(Webhook, ["id"], account_id=account_id, event=event, is_active=True)
+    return [pk for (pk,) in rows]
+
+
+def event_emit(*, account: User, event: str, instance, webhooks: list[int] | None = None) -> Event:
     """Record `event` in the account's log and one delivery per active subscription, in the
-    caller's transaction.
+    caller's transaction. `webhooks` is `webhooks_subscribed()`'s answer when the caller asked it
+    already (before its transaction: messaging.reactions); otherwise it is read here.
 
     Called from the service that made the event happen, inside its transaction: if that rolls
     back nothing is sent, and once it commits the event is in the log the live streams read
@@ -65,12 +72,13 @@ def event_emit(*, account: User, event: str, instance) -> Event:
     )
     if connection.vendor == "sqlite":  # PostgreSQL's trigger NOTIFYs the streams' listeners
         transaction.on_commit(partial(wake_send, account.pk, recorded.room_id, recorded.pk))
-    webhooks = select_rows(Webhook, ["id"], account_id=account.pk, event=event, is_active=True)
+    if webhooks is None:
+        webhooks = webhooks_subscribed(account_id=account.pk, event=event)
     if webhooks:
         give_up_at = now + timedelta(seconds=settings.WEBHOOK_RETRY_WINDOW)
         Delivery.objects.bulk_create(
             Delivery(webhook_id=pk, event=recorded, next_attempt_at=now, give_up_at=give_up_at)
-            for (pk,) in webhooks
+            for pk in webhooks
         )
     return recorded
 
