@@ -28,7 +28,7 @@ A reaction is called as `reaction(message=message, answer=answer)`: it receives 
 never imports messaging's services back.
 
 Work that only reads (the bot's ranking of the account's knowledge, tens of milliseconds; the
-keywords the message mentions; the subscriptions its event goes to) may be done before the
+keywords the message mentions; whether its event goes to any subscription) may be done before the
 message is written: a reaction registered with
 `prepare=function(account=..., room=..., answer=..., fields=...)` has that function run by
 `message_create` before its transaction, and gets its result as `prepared=`. On PostgreSQL one
@@ -130,19 +130,20 @@ class MessageReactions:
 message_reactions = MessageReactions(ORDER)
 
 
-def webhook_subscriptions(*, account, room, answer: Answering, fields: dict) -> list[int]:
-    """webhook_emit's prepare: the account's subscriptions to `message.added`, read before the
-    message is written (out of its room's locked stretch)."""
+def webhook_subscriptions(*, account, room, answer: Answering, fields: dict) -> bool:
+    """webhook_emit's prepare: whether the account subscribes to `message.added`, asked before
+    the message is written, so that an account without subscriptions looks nothing up in its
+    room's locked stretch (event_emit's `subscribed`)."""
     return webhooks_subscribed(account_id=account.pk, event=EventType.MESSAGE_ADDED)
 
 
-def webhook_emit(*, message: Message, answer: Answering, prepared: list[int] | None) -> None:
+def webhook_emit(*, message: Message, answer: Answering, prepared: bool | None) -> None:
     """Messaging's own reaction: the `message.added` event, for every message (the bot's too)."""
     event_emit(
         account=message.account,
         event=EventType.MESSAGE_ADDED,
         instance=message,
-        webhooks=prepared,
+        subscribed=prepared,
     )
 
 

@@ -339,3 +339,92 @@ def test_one_accounts_other_rooms_do_not_wait_while_the_bot_ranks(alice, bot_roo
     assert errors == []
     assert bot_room.messages.filter(is_support_sender=True).get().body == SHIPPING
     assert other_room.messages.get().body == "Hello"
+
+
+def _statements(queries) -> list[str]:
+    return [query["sql"] for query in queries]
+
+
+def _first(statements, *words) -> int:
+    return next(i for i, sql in enumerate(statements) if all(word in sql for word in words))
+
+
+def test_the_keyword_and_webhook_lookups_run_before_the_message_is_written(alice, bob, receiver):
+    """Out of the room's locked stretch (docs/performance.md, "One room's messages"): the
+    account's keywords and whether it subscribes are read before the insert; the deliveries are
+    still made from the subscriptions as they are in the transaction. Bob's keyword is not
+    alice's."""
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    from keywords.models import Keyword, KeywordNotification
+    from webhooks.models import Delivery
+
+    Keyword.objects.create(account=alice.user, keyword="refund", normalized="refund")
+    Keyword.objects.create(account=bob.user, keyword="shipping", normalized="shipping")
+    hook = webhook_create(account=alice.user, event="message.added", target=receiver.url)
+    room = RoomFactory(account=alice.user)
+    with CaptureQueriesContext(db) as queries:
+        message = message_create(
+            account=alice.user, room=room, answer="background", body="A refund for shipping?"
+        )
+    statements = _statements(queries.captured_queries)
+    insert = _first(statements, "INSERT", "messaging_message")
+    assert _first(statements, "keywords_keyword") < insert
+    assert _first(statements, "webhooks_webhook") < insert
+    assert list(
+        KeywordNotification.objects.filter(message=message).values_list("keyword", flat=True)
+    ) == ["refund"]
+    event = Event.objects.get(account=alice.user, type=EventType.MESSAGE_ADDED)
+    assert list(Delivery.objects.filter(event=event).values_list("webhook", flat=True)) == [hook.pk]
+
+
+def test_an_account_without_subscriptions_looks_none_up_in_the_transaction(alice, bob, receiver):
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    webhook_create(account=bob.user, event="message.added", target=receiver.url)  # not alice's
+    room = RoomFactory(account=alice.user)
+    with CaptureQueriesContext(db) as queries:
+        message_create(account=alice.user, room=room, answer="background", body="Hello")
+    statements = _statements(queries.captured_queries)
+    insert = _first(statements, "INSERT", "messaging_message")
+    assert not [sql for sql in statements[insert:] if "webhooks_webhook" in sql]
+    assert Event.objects.filter(account=alice.user).count() == 1
+
+
+def test_a_subscription_deleted_after_the_lookup_gets_no_delivery_and_fails_nothing(
+    alice, receiver, monkeypatch
+):
+    """The lookup before the transaction only says whether to look: the deliveries come from the
+    subscriptions read in the transaction."""
+    from webhooks.models import Delivery, Webhook
+
+    hook = webhook_create(account=alice.user, event="message.added", target=receiver.url)
+    looked_up = reactions.webhooks_subscribed
+
+    def then_deleted(**kwargs):
+        found = looked_up(**kwargs)
+        Webhook.objects.filter(pk=hook.pk).delete()
+        return found
+
+    monkeypatch.setattr(reactions, "webhooks_subscribed", then_deleted)
+    room = RoomFactory(account=alice.user)
+    message_create(account=alice.user, room=room, answer="background", body="Hello")
+    assert Event.objects.filter(account=alice.user, type=EventType.MESSAGE_ADDED).count() == 1
+    assert not Delivery.objects.exists()
+
+
+def test_an_unprepared_keyword_reaction_reads_the_keywords_itself(alice, bob):
+    from keywords.models import Keyword, KeywordNotification
+    from keywords.reactions import keyword_notify
+
+    Keyword.objects.create(account=alice.user, keyword="Refund", normalized="refund")
+    Keyword.objects.create(account=bob.user, keyword="hello", normalized="hello")
+    room = RoomFactory(account=alice.user)
+    with transaction.atomic():
+        message = Message.objects.create(
+            account=alice.user, room=room, body="hello, about my refund"
+        )
+        keyword_notify(message=message, answer=Answering.BACKGROUND, prepared=None)
+    assert list(KeywordNotification.objects.values_list("keyword", flat=True)) == ["Refund"]

@@ -41,16 +41,22 @@ def secret_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def webhooks_subscribed(*, account_id: int, event: str) -> list[int]:
-    """The ids of the account's active subscriptions to `event`."""
-    rows = select_rows(Webhook, ["id"], account_id=account_id, event=event, is_active=True)
-    return [pk for (pk,) in rows]
+def webhooks_subscribed(*, account_id: int, event: str) -> bool:
+    """Whether the account has an active subscription to `event`."""
+    return bool(
+        select_rows(Webhook, ["id"], limit=1, account_id=account_id, event=event, is_active=True)
+    )
 
 
-def event_emit(*, account: User, event: str, instance, webhooks: list[int] | None = None) -> Event:
+def event_emit(*, account: User, event: str, instance, subscribed: bool | None = None) -> Event:
     """Record `event` in the account's log and one delivery per active subscription, in the
-    caller's transaction. `webhooks` is `webhooks_subscribed()`'s answer when the caller asked it
-    already (before its transaction: messaging.reactions); otherwise it is read here.
+    caller's transaction.
+
+    `subscribed=False`: the caller asked `webhooks_subscribed()` just before its transaction
+    (messaging.reactions) and the account had none, so none is looked up here. A subscription
+    created since then gets the events written after it, not this one, which was under way. Any
+    other value: the subscriptions are read here, in the transaction (never a delivery to a
+    subscription deleted meanwhile).
 
     Called from the service that made the event happen, inside its transaction: if that rolls
     back nothing is sent, and once it commits the event is in the log the live streams read
@@ -72,13 +78,14 @@ def event_emit(*, account: User, event: str, instance, webhooks: list[int] | Non
     )
     if connection.vendor == "sqlite":  # PostgreSQL's trigger NOTIFYs the streams' listeners
         transaction.on_commit(partial(wake_send, account.pk, recorded.room_id, recorded.pk))
-    if webhooks is None:
-        webhooks = webhooks_subscribed(account_id=account.pk, event=event)
+    if subscribed is False:
+        return recorded
+    webhooks = select_rows(Webhook, ["id"], account_id=account.pk, event=event, is_active=True)
     if webhooks:
         give_up_at = now + timedelta(seconds=settings.WEBHOOK_RETRY_WINDOW)
         Delivery.objects.bulk_create(
             Delivery(webhook_id=pk, event=recorded, next_attempt_at=now, give_up_at=give_up_at)
-            for pk in webhooks
+            for (pk,) in webhooks
         )
     return recorded
 
