@@ -49,8 +49,9 @@ def keywords_found(*, account_id: int, body: str, is_support_sender: bool) -> li
     """The account's keywords (as the account wrote them) that a message of this body mentions,
     for at most KEYWORD_NOTIFICATIONS_PER_MESSAGE of them: the first ones it mentions (in the
     order of their first occurrence); the others make none, so one message's work (rows,
-    events, deliveries) stays bounded however many keywords the account has. None for a support
-    message. Only reads: message_create asks it before its transaction (keywords.reactions)."""
+    events, deliveries) stays bounded however many keywords the account has. Nothing for a
+    support message. Only reads: message_create asks it before its transaction
+    (keywords.reactions)."""
     if is_support_sender:
         return []
     keywords = dict(select_rows(Keyword, ["normalized", "keyword"], account_id=account_id))

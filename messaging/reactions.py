@@ -130,10 +130,13 @@ class MessageReactions:
 message_reactions = MessageReactions(ORDER)
 
 
-def webhook_subscriptions(*, account, room, answer: Answering, fields: dict) -> bool:
+def webhook_subscriptions(*, account, room, answer: Answering, fields: dict) -> bool | None:
     """webhook_emit's prepare: whether the account subscribes to `message.added`, asked before
     the message is written, so that an account without subscriptions looks nothing up in its
-    room's locked stretch (event_emit's `subscribed`)."""
+    room's locked stretch (event_emit's `subscribed`). Not for the bot's own answer, which is
+    written inside the visitor message's transaction anyway: None, looked up there once."""
+    if answer == Answering.NONE:
+        return None
     return webhooks_subscribed(account_id=account.pk, event=EventType.MESSAGE_ADDED)
 
 

@@ -39,6 +39,18 @@ def writes_under_reads(write, read, *, writers=3, readers=3) -> list[Exception]:
     return errors
 
 
+def dsn() -> str:
+    """The test database's connection string, for a psycopg connection of its own (a transaction
+    the test holds open or commits by hand)."""
+    import psycopg
+
+    params = connection.get_connection_params()
+    return psycopg.conninfo.make_conninfo(
+        dbname=params["dbname"], user=params.get("user"), host=params.get("host"),
+        port=params.get("port"), password=params.get("password"),
+    )  # fmt: skip
+
+
 def in_another_connection(function):
     """What `function()` returns when run on a connection of its own (another transaction)."""
     results, errors = [], []

@@ -16,6 +16,7 @@ from webhooks import worker
 from webhooks.models import Delivery, Event
 from webhooks.streams import cursor_now, cursor_parse, log_read
 
+from .concurrency import dsn
 from .factories import RoomFactory
 
 postgresql_only = pytest.mark.skipif(
@@ -67,16 +68,11 @@ def test_a_transaction_that_commits_late_is_never_skipped(alice, bob):
     does not wait. With ids for cursors, a reader at the later id would otherwise skip the
     earlier one forever."""
     start = cursor_now()
-    params = connection.get_connection_params()
-    dsn = psycopg.conninfo.make_conninfo(
-        dbname=params["dbname"], user=params.get("user"), host=params.get("host"),
-        port=params.get("port"), password=params.get("password"),
-    )  # fmt: skip
     insert = (
         "INSERT INTO webhooks_event (uuid, account_id, type, data, created_at)"
         " VALUES (%s, %s, 'message.added', %s, now()) RETURNING id"
     )
-    first, second, other = (psycopg.connect(dsn) for _ in range(3))
+    first, second, other = (psycopg.connect(dsn()) for _ in range(3))
     try:
         first.execute(insert, [uuid.uuid4(), alice.user.pk, json.dumps({"n": 1})])
         # Another account's event is written and committed at once.

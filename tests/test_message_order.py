@@ -12,6 +12,7 @@ from django.db import connection, transaction
 
 from messaging.services import message_create
 
+from .concurrency import dsn
 from .factories import RoomFactory
 
 pytestmark = [
@@ -27,16 +28,12 @@ INSERT = (
 INSERT_WITH_ID = INSERT.replace("(uuid,", "(id, uuid,").replace("VALUES (%s,", "VALUES (%s, %s,")
 
 
-def dsn() -> str:
-    params = connection.get_connection_params()
-    return psycopg.conninfo.make_conninfo(
-        dbname=params["dbname"], user=params.get("user"), host=params.get("host"),
-        port=params.get("port"), password=params.get("password"),
-    )  # fmt: skip
-
-
-def insert(conn, room) -> int:
-    return conn.execute(INSERT, [uuid.uuid4(), room.account_id, room.pk]).fetchone()[0]
+def insert(conn, room, given_id=None) -> int:
+    """A message's insert in raw SQL (whoever inserts takes the lock); its id, `given_id` if any."""
+    if given_id is None:
+        return conn.execute(INSERT, [uuid.uuid4(), room.account_id, room.pk]).fetchone()[0]
+    values = [given_id, uuid.uuid4(), room.account_id, room.pk]
+    return conn.execute(INSERT_WITH_ID, values).fetchone()[0]
 
 
 def test_a_message_committed_later_in_a_room_never_has_a_smaller_id(alice, bob):
@@ -99,20 +96,10 @@ def test_a_message_inserted_with_an_id_of_its_own_keeps_it(alice):
     room = RoomFactory(account=alice.user)
     with psycopg.connect(dsn()) as conn:
         given = 10**12
-        assert (
-            conn.execute(INSERT_WITH_ID, [given, uuid.uuid4(), alice.user.pk, room.pk]).fetchone()[
-                0
-            ]
-            == given
-        )
+        assert insert(conn, room, given) == given
         taken = insert(conn, room)
         assert taken != given
-        assert (
-            conn.execute(
-                INSERT_WITH_ID, [given + 1, uuid.uuid4(), alice.user.pk, room.pk]
-            ).fetchone()[0]
-            == given + 1
-        )
+        assert insert(conn, room, given + 1) == given + 1
         conn.commit()
     from messaging.models import Message
 

@@ -358,10 +358,11 @@ def test_the_keyword_and_webhook_lookups_run_before_the_message_is_written(alice
     from django.test.utils import CaptureQueriesContext
 
     from keywords.models import Keyword, KeywordNotification
+    from keywords.services import keyword_save
     from webhooks.models import Delivery
 
-    Keyword.objects.create(account=alice.user, keyword="refund", normalized="refund")
-    Keyword.objects.create(account=bob.user, keyword="shipping", normalized="shipping")
+    keyword_save(keyword=Keyword(account=alice.user, keyword="refund"))
+    keyword_save(keyword=Keyword(account=bob.user, keyword="shipping"))
     hook = webhook_create(account=alice.user, event="message.added", target=receiver.url)
     room = RoomFactory(account=alice.user)
     with CaptureQueriesContext(db) as queries:
@@ -372,6 +373,10 @@ def test_the_keyword_and_webhook_lookups_run_before_the_message_is_written(alice
     insert = _first(statements, "INSERT", "messaging_message")
     assert _first(statements, "keywords_keyword") < insert
     assert _first(statements, "webhooks_webhook") < insert
+    # With a subscription, it is read once more in the transaction, for the deliveries (and the
+    # keyword notification's event reads its own).
+    lookups = [sql for sql in statements if "webhooks_webhook" in sql and "message.added" in sql]
+    assert len(lookups) == 2
     assert list(
         KeywordNotification.objects.filter(message=message).values_list("keyword", flat=True)
     ) == ["refund"]
@@ -418,9 +423,10 @@ def test_a_subscription_deleted_after_the_lookup_gets_no_delivery_and_fails_noth
 def test_an_unprepared_keyword_reaction_reads_the_keywords_itself(alice, bob):
     from keywords.models import Keyword, KeywordNotification
     from keywords.reactions import keyword_notify
+    from keywords.services import keyword_save
 
-    Keyword.objects.create(account=alice.user, keyword="Refund", normalized="refund")
-    Keyword.objects.create(account=bob.user, keyword="hello", normalized="hello")
+    keyword_save(keyword=Keyword(account=alice.user, keyword="Refund"))
+    keyword_save(keyword=Keyword(account=bob.user, keyword="hello"))
     room = RoomFactory(account=alice.user)
     with transaction.atomic():
         message = Message.objects.create(
