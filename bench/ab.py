@@ -6,7 +6,10 @@ ratio B/A. For "within N% of before": a change is judged against the code before
     .venv/bin/python bench/ab.py --a /tmp/before --b . --seed 10000 --rounds 3
 
 Each side runs from its own checkout and virtualenv, on its own database (`--a-db`, `--b-db`,
-default perfbench_a / perfbench_b, emptied), seeded by its own bench/run.py (`--seed N`).
+default perfbench_a / perfbench_b, dropped and made anew by that side's own migrations: a
+database left by a newer checkout keeps columns the older code does not fill, and its writes then
+fail), seeded by its own bench/run.py (`--seed N`). Errors (wrk's: timeouts and answers of 400
+and above) are reported per side.
 Settings as bench/run.py's (the defaults' rate limiting with counts raised, 2 workers x 4
 threads); each side on its own web server (`--a-server`, `--b-server`: granian, what ./dev serve
 runs (askhandle/asgi.py on granian's ASGI interface since the live updates), granian-wsgi (the
@@ -38,8 +41,20 @@ print("DATA " + json.dumps(data, default=str))
 """
 
 
+def dropped(dsn: str) -> None:
+    """`dsn`'s database gone (it is the benchmark's own), so that a side's migrations build it."""
+    from psycopg import conninfo, sql
+
+    name = conninfo.conninfo_to_dict(dsn)["dbname"]
+    postgres = conninfo.make_conninfo(dsn, dbname="postgres")
+    with run.psycopg.connect(postgres, autocommit=True) as conn:
+        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+        conn.execute(drop.format(sql.Identifier(name)))
+
+
 def seeded(tree: Path, dsn: str, scale: int) -> dict:
     """Seed `dsn` with `tree`'s own bench/run.py (its schema, its seed); what the load needs."""
+    dropped(dsn)
     out = subprocess.run(
         [str(tree / ".venv/bin/python"), "-c", SEED, dsn, str(scale)],
         cwd=tree,
@@ -124,10 +139,11 @@ def main():
             rps_b = statistics.median(r["rps"] for r in b)
             p50_a = statistics.median(r["p50_ms"] for r in a)
             p50_b = statistics.median(r["p50_ms"] for r in b)
-            errors = sum(r["errors"] for r in a + b)
+            errors = [sum(r["errors"] for r in side) for side in (a, b)]
             print(
                 f"{name:24} {conns:>3} {rps_a:9.0f} {rps_b:9.0f} {rps_b / rps_a:6.2f}  "
-                f"{p50_a:.2f} / {p50_b:.2f}" + (f"  errors {errors}" if errors else "")
+                f"{p50_a:.2f} / {p50_b:.2f}"
+                + ("  errors A {} / B {}".format(*errors) if any(errors) else "")
             )
     finally:
         for server in servers.values():
