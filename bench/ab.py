@@ -41,20 +41,9 @@ print("DATA " + json.dumps(data, default=str))
 """
 
 
-def dropped(dsn: str) -> None:
-    """`dsn`'s database gone (it is the benchmark's own), so that a side's migrations build it."""
-    from psycopg import conninfo, sql
-
-    name = conninfo.conninfo_to_dict(dsn)["dbname"]
-    postgres = conninfo.make_conninfo(dsn, dbname="postgres")
-    with run.psycopg.connect(postgres, autocommit=True) as conn:
-        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-        conn.execute(drop.format(sql.Identifier(name)))
-
-
 def seeded(tree: Path, dsn: str, scale: int) -> dict:
     """Seed `dsn` with `tree`'s own bench/run.py (its schema, its seed); what the load needs."""
-    dropped(dsn)
+    run.recreate_database(dsn)
     out = subprocess.run(
         [str(tree / ".venv/bin/python"), "-c", SEED, dsn, str(scale)],
         cwd=tree,

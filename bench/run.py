@@ -671,6 +671,19 @@ def create_database(dsn):
             print(f"Created database {name}.")
 
 
+def recreate_database(dsn):
+    """The benchmark's database dropped and made empty (it is the benchmark's own), for a schema
+    made by the migrations of the code that runs next (bench/ab.py, bench/streams.py)."""
+    from psycopg import conninfo, sql
+
+    name = conninfo.conninfo_to_dict(dsn)["dbname"]
+    with psycopg.connect(conninfo.make_conninfo(dsn, dbname="postgres"), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
 def setup_django():
     """Django for the seed's helpers (the cursor encoding); returns the database URL."""
     dsn = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)

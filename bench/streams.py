@@ -66,7 +66,7 @@ TARGETS = {"p50_ms": 50, "p99_ms": 250, "ratio": 0.9}
 def prepare(dsn: str) -> dict:
     """A fresh database: migrated, one account with its key, its rooms and knowledge base."""
     if dsn.startswith("postgres"):
-        recreate_database(dsn)
+        run.recreate_database(dsn)
     run.manage("migrate", "--noinput", dsn=dsn)
     os.environ.update(
         {
@@ -108,18 +108,6 @@ def prepare(dsn: str) -> dict:
         "rooms": {k: [(r.label, str(r.uuid)) for r in v] for k, v in rooms.items()},
         "bodies": str(bodies),
     }
-
-
-def recreate_database(dsn: str) -> None:
-    import psycopg
-    from psycopg import conninfo, sql
-
-    name = conninfo.conninfo_to_dict(dsn)["dbname"]
-    with psycopg.connect(conninfo.make_conninfo(dsn, dbname="postgres"), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def chat_reset(account_id: int, prefix: str = "chat") -> None:
